@@ -1,0 +1,67 @@
+// What the controller knows of Slurm at one instant: nodes and jobs, copied out of libslurm's structures.
+#pragma once
+
+#include <cstdint>
+#include <ctime>
+#include <string>
+#include <vector>
+
+namespace autoresume {
+
+enum class NodeBase { Unknown, Down, Idle, Allocated, Mixed, Future };
+
+struct Node {
+  std::string name;
+  NodeBase base = NodeBase::Unknown;
+  bool drain = false;
+  bool not_responding = false;
+  bool fail = false;
+  bool completing = false;
+  bool maint = false;
+  bool reboot_requested = false;
+  std::string reason;
+  uint32_t reason_uid = 0;
+  std::time_t reason_time = 0;
+  std::time_t slurmd_start_time = 0;
+  std::vector<std::string> partitions;
+  uint32_t cpus = 0;
+
+  bool down() const { return base == NodeBase::Down; }
+  // Takes no new work: drained, down, failing or not answering.
+  bool unavailable() const { return drain || fail || not_responding || down() || base == NodeBase::Future; }
+};
+
+enum class JobState { Pending, Running, Suspended, Completed, Cancelled, Failed, Timeout, NodeFail, Preempted,
+                      BootFail, Deadline, OutOfMemory, Unknown };
+
+const char* to_string(JobState s);
+const char* to_string(NodeBase b);
+
+struct Job {
+  uint32_t id = 0;
+  std::string name;
+  uint32_t user_id = 0;
+  JobState state = JobState::Unknown;
+  bool completing = false;  // JOB_COMPLETING: epilogs still running
+  bool requeue_pending = false;  // JOB_REQUEUE / JOB_REQUEUE_HOLD: Slurm is requeueing it
+  std::string state_reason;  // Slurm's pending/failure reason, as a string
+  std::vector<std::string> nodes;  // allocated nodes (current or last)
+  std::string batch_host;
+  uint32_t num_nodes = 0;
+  std::string partition;
+  std::string admin_comment;
+  uint32_t restart_count = 0;
+  bool requeue_allowed = false;
+  bool batch = false;
+  bool held = false;  // priority 0
+  std::time_t submit_time = 0;
+  std::time_t begin_time = 0;  // eligible_time
+  std::time_t start_time = 0;
+  std::time_t end_time = 0;
+  uint32_t exit_code = 0;  // wait(2) status of the batch script
+  uint32_t derived_exit_code = 0;
+
+  bool active() const { return state == JobState::Pending || state == JobState::Running || state == JobState::Suspended; }
+};
+
+}  // namespace autoresume

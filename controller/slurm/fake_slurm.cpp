@@ -1,0 +1,157 @@
+#include "slurm/fake_slurm.hpp"
+
+#include <slurm/slurm_errno.h>
+
+#include <ctime>
+
+namespace autoresume {
+
+constexpr int kInvalidNode = ESLURM_INVALID_NODE_NAME;
+constexpr int kInvalidJob = ESLURM_INVALID_JOB_ID;
+constexpr int kNotRunning = ESLURM_JOB_NOT_RUNNING;
+constexpr int kControllerDown = SLURMCTLD_COMMUNICATIONS_CONNECTION_ERROR;
+
+std::optional<Error> FakeSlurm::take_failure() {
+  if (unreachable) return Error{kControllerDown, "Unable to contact slurm controller (connect failure)"};
+  std::optional<Error> e;
+  e.swap(fail_next);
+  return e;
+}
+
+Node& FakeSlurm::add_node(const std::string& name, NodeBase base) {
+  Node& n = nodes[name];
+  n.name = name;
+  n.base = base;
+  n.cpus = 2;
+  n.partitions = {"debug"};
+  return n;
+}
+
+Job& FakeSlurm::add_job(uint32_t id, std::vector<std::string> job_nodes, JobState state) {
+  Job& j = jobs[id];
+  j.id = id;
+  j.state = state;
+  j.num_nodes = static_cast<uint32_t>(job_nodes.size());
+  j.nodes = std::move(job_nodes);
+  j.batch_host = j.nodes.empty() ? "" : j.nodes.front();
+  j.batch = true;
+  j.requeue_allowed = true;
+  j.partition = "debug";
+  j.submit_time = j.start_time = std::time(nullptr);
+  for (const auto& n : j.nodes)
+    if (nodes.count(n) && state == JobState::Running) nodes[n].base = NodeBase::Allocated;
+  return j;
+}
+
+Result<Node*> FakeSlurm::node(const std::string& name) {
+  if (auto e = take_failure()) return *e;
+  auto it = nodes.find(name);
+  if (it == nodes.end()) return Error{kInvalidNode, "Invalid node name specified"};
+  return &it->second;
+}
+
+Result<Job*> FakeSlurm::job(uint32_t id) {
+  if (auto e = take_failure()) return *e;
+  auto it = jobs.find(id);
+  if (it == jobs.end()) return Error{kInvalidJob, "Invalid job id specified"};
+  return &it->second;
+}
+
+Result<std::vector<Node>> FakeSlurm::load_nodes() {
+  if (auto e = take_failure()) return *e;
+  std::vector<Node> out;
+  for (const auto& [name, n] : nodes) out.push_back(n);
+  return out;
+}
+
+Result<std::vector<Job>> FakeSlurm::load_jobs() {
+  if (auto e = take_failure()) return *e;
+  std::vector<Job> out;
+  for (const auto& [id, j] : jobs) out.push_back(j);
+  return out;
+}
+
+Status FakeSlurm::drain_node(const std::string& name, const std::string& reason) {
+  auto n = node(name);
+  if (!n) return n.error();
+  calls.push_back("drain " + name + " " + reason);
+  n.value()->drain = true;
+  n.value()->reason = reason;
+  return ok_status();
+}
+
+Status FakeSlurm::down_node(const std::string& name, const std::string& reason) {
+  auto n = node(name);
+  if (!n) return n.error();
+  calls.push_back("down " + name + " " + reason);
+  n.value()->base = NodeBase::Down;
+  n.value()->reason = reason;
+  return ok_status();
+}
+
+Status FakeSlurm::resume_node(const std::string& name) {
+  auto n = node(name);
+  if (!n) return n.error();
+  calls.push_back("resume " + name);
+  Node& nd = *n.value();
+  nd.drain = nd.fail = false;
+  if (nd.down()) nd.base = NodeBase::Idle;
+  nd.reason.clear();
+  return ok_status();
+}
+
+Status FakeSlurm::requeue_job(uint32_t id, bool hold) {
+  auto j = job(id);
+  if (!j) return j.error();
+  Job& jb = *j.value();
+  if (!jb.batch || !jb.requeue_allowed || (jb.state != JobState::Running && jb.state != JobState::Suspended))
+    return Error{kNotRunning, "Job is no longer pending execution or not requeue-able"};
+  calls.push_back("requeue " + std::to_string(id) + (hold ? " hold" : ""));
+  jb.state = JobState::Pending;
+  jb.restart_count += 1;
+  jb.held = hold;
+  jb.begin_time = std::time(nullptr) + 121;
+  jb.state_reason = hold ? "JobHeldAdmin" : "BeginTime";
+  return ok_status();
+}
+
+Status FakeSlurm::hold_job(uint32_t id) {
+  auto j = job(id);
+  if (!j) return j.error();
+  calls.push_back("hold " + std::to_string(id));
+  j.value()->held = true;
+  return ok_status();
+}
+
+Status FakeSlurm::release_job(uint32_t id) {
+  auto j = job(id);
+  if (!j) return j.error();
+  calls.push_back("release " + std::to_string(id));
+  j.value()->held = false;
+  return ok_status();
+}
+
+Status FakeSlurm::start_job_now(uint32_t id) {
+  auto j = job(id);
+  if (!j) return j.error();
+  calls.push_back("start-now " + std::to_string(id));
+  j.value()->begin_time = std::time(nullptr);
+  return ok_status();
+}
+
+Status FakeSlurm::set_admin_comment(uint32_t id, const std::string& comment) {
+  auto j = job(id);
+  if (!j) return j.error();
+  calls.push_back("admin-comment " + std::to_string(id) + " " + comment);
+  j.value()->admin_comment = comment;
+  return ok_status();
+}
+
+Status FakeSlurm::signal_job(uint32_t id, int signal) {
+  auto j = job(id);
+  if (!j) return j.error();
+  calls.push_back("signal " + std::to_string(id) + " " + std::to_string(signal));
+  return ok_status();
+}
+
+}  // namespace autoresume

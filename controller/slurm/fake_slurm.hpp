@@ -1,0 +1,42 @@
+// An in-memory Slurm for unit tests of the controller's state machines: tests set nodes and jobs, the code
+// under test acts through the SlurmClient interface, tests read back what was done (and can make calls fail).
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+
+#include "slurm/slurm_client.hpp"
+
+namespace autoresume {
+
+class FakeSlurm final : public SlurmClient {
+ public:
+  std::map<std::string, Node> nodes;
+  std::map<uint32_t, Job> jobs;
+  std::vector<std::string> calls;  // "drain n2 autoresume: ...", "requeue 7 hold", ... in order
+  std::optional<Error> fail_next;  // the next call (load or action) fails with this error
+  bool unreachable = false;  // every call fails as if slurmctld did not answer
+
+  Node& add_node(const std::string& name, NodeBase base = NodeBase::Idle);
+  Job& add_job(uint32_t id, std::vector<std::string> job_nodes, JobState state = JobState::Running);
+
+  Result<std::vector<Node>> load_nodes() override;
+  Result<std::vector<Job>> load_jobs() override;
+  Status drain_node(const std::string& node, const std::string& reason) override;
+  Status down_node(const std::string& node, const std::string& reason) override;
+  Status resume_node(const std::string& node) override;
+  Status requeue_job(uint32_t job_id, bool hold) override;
+  Status hold_job(uint32_t job_id) override;
+  Status release_job(uint32_t job_id) override;
+  Status start_job_now(uint32_t job_id) override;
+  Status set_admin_comment(uint32_t job_id, const std::string& comment) override;
+  Status signal_job(uint32_t job_id, int signal) override;
+
+ private:
+  std::optional<Error> take_failure();
+  Result<Node*> node(const std::string& name);
+  Result<Job*> job(uint32_t id);
+};
+
+}  // namespace autoresume

@@ -1,0 +1,229 @@
+#include "slurm/libslurm_client.hpp"
+
+#include <slurm/slurm.h>
+#include <slurm/slurm_errno.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <ctime>
+#include <sstream>
+
+// Exported by libslurm (the strings scontrol prints for Reason=) but not declared in slurm.h.
+extern "C" const char* slurm_job_reason_string(enum job_state_reason inx);
+
+namespace autoresume {
+namespace {
+
+Error last_error(const char* what) {
+  int code = slurm_get_errno();
+  return Error{code, std::string(what) + ": " + slurm_strerror(code)};
+}
+
+Status status_of(int rc, const char* what) {
+  if (rc == SLURM_SUCCESS) return ok_status();
+  return last_error(what);
+}
+
+std::string str(const char* s) { return s ? std::string(s) : std::string(); }
+
+std::vector<std::string> split_commas(const char* s) {
+  std::vector<std::string> out;
+  std::stringstream in(str(s));
+  for (std::string item; std::getline(in, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+NodeBase node_base(uint32_t state) {
+  switch (state & NODE_STATE_BASE) {
+    case NODE_STATE_DOWN: return NodeBase::Down;
+    case NODE_STATE_IDLE: return NodeBase::Idle;
+    case NODE_STATE_ALLOCATED: return NodeBase::Allocated;
+    case NODE_STATE_MIXED: return NodeBase::Mixed;
+    case NODE_STATE_FUTURE: return NodeBase::Future;
+    default: return NodeBase::Unknown;
+  }
+}
+
+JobState job_state(uint32_t state) {
+  switch (state & JOB_STATE_BASE) {
+    case JOB_PENDING: return JobState::Pending;
+    case JOB_RUNNING: return JobState::Running;
+    case JOB_SUSPENDED: return JobState::Suspended;
+    case JOB_COMPLETE: return JobState::Completed;
+    case JOB_CANCELLED: return JobState::Cancelled;
+    case JOB_FAILED: return JobState::Failed;
+    case JOB_TIMEOUT: return JobState::Timeout;
+    case JOB_NODE_FAIL: return JobState::NodeFail;
+    case JOB_PREEMPTED: return JobState::Preempted;
+    case JOB_BOOT_FAIL: return JobState::BootFail;
+    case JOB_DEADLINE: return JobState::Deadline;
+    case JOB_OOM: return JobState::OutOfMemory;
+    default: return JobState::Unknown;
+  }
+}
+
+Node to_node(const node_info_t& n) {
+  Node out;
+  out.name = str(n.name);
+  out.base = node_base(n.node_state);
+  out.drain = n.node_state & NODE_STATE_DRAIN;
+  out.not_responding = n.node_state & NODE_STATE_NO_RESPOND;
+  out.fail = n.node_state & NODE_STATE_FAIL;
+  out.completing = n.node_state & NODE_STATE_COMPLETING;
+  out.maint = n.node_state & NODE_STATE_MAINT;
+  out.reboot_requested = n.node_state & NODE_STATE_REBOOT_REQUESTED;
+  out.reason = str(n.reason);
+  out.reason_uid = n.reason_uid;
+  out.reason_time = n.reason_time;
+  out.slurmd_start_time = n.slurmd_start_time;
+  out.partitions = split_commas(n.partitions);
+  out.cpus = n.cpus;
+  return out;
+}
+
+Job to_job(const slurm_job_info_t& j) {
+  Job out;
+  out.id = j.job_id;
+  out.name = str(j.name);
+  out.user_id = j.user_id;
+  out.state = job_state(j.job_state);
+  out.completing = j.job_state & JOB_COMPLETING;
+  out.requeue_pending = j.job_state & (JOB_REQUEUE | JOB_REQUEUE_HOLD);
+  out.state_reason = str(slurm_job_reason_string(static_cast<job_state_reason>(j.state_reason)));
+  out.nodes = expand_hostlist(j.nodes);
+  out.batch_host = str(j.batch_host);
+  out.num_nodes = j.num_nodes;
+  out.partition = str(j.partition);
+  out.admin_comment = str(j.admin_comment);
+  out.restart_count = j.restart_cnt;
+  out.requeue_allowed = j.requeue != 0;
+  out.batch = j.batch_flag != 0;
+  out.held = j.priority == 0;
+  out.submit_time = j.submit_time;
+  out.begin_time = j.eligible_time;
+  out.start_time = j.start_time;
+  out.end_time = j.end_time;
+  out.exit_code = j.exit_code;
+  out.derived_exit_code = j.derived_ec;
+  return out;
+}
+
+job_desc_msg_t job_update(uint32_t job_id) {
+  job_desc_msg_t msg;
+  slurm_init_job_desc_msg(&msg);
+  msg.job_id = job_id;
+  return msg;
+}
+
+Status update_node_state(const std::string& node, uint32_t state, const std::string& reason, const char* what) {
+  update_node_msg_t msg;
+  slurm_init_update_node_msg(&msg);
+  std::string name = node;
+  std::string why = reason;
+  msg.node_names = name.data();
+  msg.node_state = state;
+  if (!why.empty()) {
+    msg.reason = why.data();
+    msg.reason_uid = getuid();
+  }
+  return status_of(slurm_update_node(&msg), what);
+}
+
+}  // namespace
+
+std::vector<std::string> expand_hostlist(const char* hostlist) {
+  std::vector<std::string> out;
+  if (!hostlist || !*hostlist) return out;
+  hostlist_t hl = slurm_hostlist_create(hostlist);
+  if (!hl) return out;
+  while (char* host = slurm_hostlist_shift(hl)) {
+    out.emplace_back(host);
+    std::free(host);  // hostlist_shift returns malloc'd memory
+  }
+  slurm_hostlist_destroy(hl);
+  return out;
+}
+
+LibSlurmClient::LibSlurmClient(const std::string& conf) { slurm_init(conf.empty() ? nullptr : conf.c_str()); }
+
+LibSlurmClient::~LibSlurmClient() {
+  if (node_msg_) slurm_free_node_info_msg(node_msg_);
+  if (job_msg_) slurm_free_job_info_msg(job_msg_);
+}
+
+Result<std::vector<Node>> LibSlurmClient::load_nodes() {
+  node_info_msg_t* fresh = nullptr;
+  time_t since = node_msg_ ? node_msg_->last_update : 0;
+  if (slurm_load_node(since, &fresh, SHOW_ALL) != SLURM_SUCCESS) {
+    if (node_msg_ && slurm_get_errno() == SLURM_NO_CHANGE_IN_DATA) return nodes_;
+    return last_error("slurm_load_node");
+  }
+  if (node_msg_) slurm_free_node_info_msg(node_msg_);
+  node_msg_ = fresh;
+  nodes_.clear();
+  for (uint32_t i = 0; i < fresh->record_count; ++i)
+    if (fresh->node_array[i].name) nodes_.push_back(to_node(fresh->node_array[i]));
+  return nodes_;
+}
+
+Result<std::vector<Job>> LibSlurmClient::load_jobs() {
+  job_info_msg_t* fresh = nullptr;
+  time_t since = job_msg_ ? job_msg_->last_update : 0;
+  if (slurm_load_jobs(since, &fresh, SHOW_ALL) != SLURM_SUCCESS) {
+    if (job_msg_ && slurm_get_errno() == SLURM_NO_CHANGE_IN_DATA) return jobs_;
+    return last_error("slurm_load_jobs");
+  }
+  if (job_msg_) slurm_free_job_info_msg(job_msg_);
+  job_msg_ = fresh;
+  jobs_.clear();
+  for (uint32_t i = 0; i < fresh->record_count; ++i) jobs_.push_back(to_job(fresh->job_array[i]));
+  return jobs_;
+}
+
+Status LibSlurmClient::drain_node(const std::string& node, const std::string& reason) {
+  return update_node_state(node, NODE_STATE_DRAIN, reason, "slurm_update_node(drain)");
+}
+
+Status LibSlurmClient::down_node(const std::string& node, const std::string& reason) {
+  return update_node_state(node, NODE_STATE_DOWN, reason, "slurm_update_node(down)");
+}
+
+Status LibSlurmClient::resume_node(const std::string& node) {
+  return update_node_state(node, NODE_RESUME, "", "slurm_update_node(resume)");
+}
+
+Status LibSlurmClient::requeue_job(uint32_t job_id, bool hold) {
+  return status_of(slurm_requeue(job_id, hold ? JOB_REQUEUE_HOLD : 0), "slurm_requeue");
+}
+
+Status LibSlurmClient::hold_job(uint32_t job_id) {
+  job_desc_msg_t msg = job_update(job_id);
+  msg.priority = 0;
+  return status_of(slurm_update_job(&msg), "slurm_update_job(hold)");
+}
+
+Status LibSlurmClient::release_job(uint32_t job_id) {
+  job_desc_msg_t msg = job_update(job_id);
+  msg.priority = INFINITE;  // what scontrol release sends: recompute the priority
+  return status_of(slurm_update_job(&msg), "slurm_update_job(release)");
+}
+
+Status LibSlurmClient::start_job_now(uint32_t job_id) {
+  job_desc_msg_t msg = job_update(job_id);
+  msg.begin_time = std::time(nullptr);
+  return status_of(slurm_update_job(&msg), "slurm_update_job(begin_time)");
+}
+
+Status LibSlurmClient::set_admin_comment(uint32_t job_id, const std::string& comment) {
+  job_desc_msg_t msg = job_update(job_id);
+  std::string text = comment;
+  msg.admin_comment = text.data();
+  return status_of(slurm_update_job(&msg), "slurm_update_job(admin_comment)");
+}
+
+Status LibSlurmClient::signal_job(uint32_t job_id, int signal) {
+  return status_of(slurm_kill_job(job_id, static_cast<uint16_t>(signal), KILL_FULL_JOB), "slurm_kill_job");
+}
+
+}  // namespace autoresume

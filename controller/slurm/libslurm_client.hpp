@@ -1,0 +1,45 @@
+#pragma once
+
+#include <string>
+
+#include "slurm/slurm_client.hpp"
+
+typedef struct node_info_msg node_info_msg_t;
+typedef struct job_info_msg job_info_msg_t;
+
+namespace autoresume {
+
+// SlurmClient over libslurm. Loads are incremental: the last message's update time goes back to slurmctld,
+// which answers SLURM_NO_CHANGE_IN_DATA (a tiny reply) when nothing changed, and the cached copy is served.
+class LibSlurmClient final : public SlurmClient {
+ public:
+  // conf: slurm.conf path, or empty for SLURM_CONF / the default. libslurm's configuration is process-wide:
+  // one LibSlurmClient per process.
+  explicit LibSlurmClient(const std::string& conf = "");
+  ~LibSlurmClient() override;
+  LibSlurmClient(const LibSlurmClient&) = delete;
+  LibSlurmClient& operator=(const LibSlurmClient&) = delete;
+
+  Result<std::vector<Node>> load_nodes() override;
+  Result<std::vector<Job>> load_jobs() override;
+  Status drain_node(const std::string& node, const std::string& reason) override;
+  Status down_node(const std::string& node, const std::string& reason) override;
+  Status resume_node(const std::string& node) override;
+  Status requeue_job(uint32_t job_id, bool hold) override;
+  Status hold_job(uint32_t job_id) override;
+  Status release_job(uint32_t job_id) override;
+  Status start_job_now(uint32_t job_id) override;
+  Status set_admin_comment(uint32_t job_id, const std::string& comment) override;
+  Status signal_job(uint32_t job_id, int signal) override;
+
+ private:
+  node_info_msg_t* node_msg_ = nullptr;
+  job_info_msg_t* job_msg_ = nullptr;
+  std::vector<Node> nodes_;
+  std::vector<Job> jobs_;
+};
+
+// "n[1-3],m2" -> {"n1","n2","n3","m2"}, through Slurm's own hostlist.
+std::vector<std::string> expand_hostlist(const char* hostlist);
+
+}  // namespace autoresume

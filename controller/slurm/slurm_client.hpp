@@ -1,0 +1,39 @@
+// The one door to Slurm. Everything the controller (and the tests) read from or do to slurmctld goes through
+// this interface; LibSlurmClient talks to a real slurmctld, FakeSlurm is an in-memory cluster for unit tests.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "autoresume/result.hpp"
+#include "model/cluster.hpp"
+
+namespace autoresume {
+
+class SlurmClient {
+ public:
+  virtual ~SlurmClient() = default;
+
+  // Current nodes/jobs. Implementations may answer from a cache that slurmctld confirms is unchanged.
+  virtual Result<std::vector<Node>> load_nodes() = 0;
+  virtual Result<std::vector<Job>> load_jobs() = 0;
+
+  // DRAIN with a reason (the node finishes its jobs, takes no new ones).
+  virtual Status drain_node(const std::string& node, const std::string& reason) = 0;
+  // DOWN with a reason (its jobs are killed; requeue-able ones requeued by Slurm).
+  virtual Status down_node(const std::string& node, const std::string& reason) = 0;
+  // RESUME: clears DRAIN/DOWN and the reason.
+  virtual Status resume_node(const std::string& node) = 0;
+
+  // Requeue a running/suspended batch job; with hold, it comes back held (priority 0).
+  virtual Status requeue_job(uint32_t job_id, bool hold) = 0;
+  virtual Status hold_job(uint32_t job_id) = 0;
+  virtual Status release_job(uint32_t job_id) = 0;
+  // BeginTime = now: skips the cred_expire+1 s a requeued job otherwise waits.
+  virtual Status start_job_now(uint32_t job_id) = 0;
+  virtual Status set_admin_comment(uint32_t job_id, const std::string& comment) = 0;
+  virtual Status signal_job(uint32_t job_id, int signal) = 0;
+};
+
+}  // namespace autoresume

@@ -1,0 +1,117 @@
+#include "devcluster.hpp"
+
+#include <sys/wait.h>
+
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace autoresume::testing {
+
+std::string source_dir() { return AUTORESUME_SOURCE_DIR; }
+std::string binary_dir() { return AUTORESUME_BINARY_DIR; }
+
+CommandResult run(const std::string& command) {
+  CommandResult r;
+  std::string wrapped = "(" + command + ") 2>&1";
+  FILE* p = popen(wrapped.c_str(), "r");
+  if (!p) throw std::runtime_error("popen failed: " + command);
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, p)) r.out.append(buf, n);
+  int status = pclose(p);
+  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+bool wait_until(std::chrono::duration<double> timeout, const std::function<bool()>& done) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return done();
+}
+
+DevCluster::DevCluster(const std::string& name, ClusterOptions o) : dir_(std::string(AUTORESUME_ITEST_ROOT) + "/" + name) {
+  std::string cmd = source_dir() + "/scripts/devcluster up --dir " + dir_ + " --nodes " + std::to_string(o.nodes) +
+                    " --cred-expire " + std::to_string(o.cred_expire) + " --slurmd-timeout " +
+                    std::to_string(o.slurmd_timeout);
+  if (!o.plugstack.empty()) cmd += " --plugstack '" + o.plugstack + "'";
+  for (const auto& line : o.extra_conf) cmd += " --extra-conf '" + line + "'";
+  // A cluster left by a killed earlier run of this same test would hold the directory.
+  run(source_dir() + "/scripts/devcluster down --dir " + dir_);
+  auto r = run(cmd);
+  INFO(r.out);
+  REQUIRE(r.rc == 0);
+  run("mkdir -p " + work_dir() + " && chmod 1777 " + work_dir());
+}
+
+DevCluster::~DevCluster() {
+  slurm_.reset();
+  run(source_dir() + "/scripts/devcluster down --dir " + dir_);
+}
+
+CommandResult DevCluster::sh(const std::string& command) const {
+  return run("cd " + work_dir() + " && export SLURM_CONF=" + conf() + " && " + command);
+}
+
+uint32_t DevCluster::sbatch(const std::string& args) const {
+  auto r = sh("sbatch --parsable " + args);
+  INFO("sbatch " << args << "\n" << r.out);
+  REQUIRE(r.rc == 0);
+  std::smatch m;
+  REQUIRE(std::regex_search(r.out, m, std::regex("^([0-9]+)", std::regex::multiline)));
+  return static_cast<uint32_t>(std::stoul(m[1]));
+}
+
+void DevCluster::devcluster(const std::string& subcommand) const {
+  auto r = run(source_dir() + "/scripts/devcluster " + subcommand + " --dir " + dir_);
+  INFO("devcluster " << subcommand << "\n" << r.out);
+  REQUIRE(r.rc == 0);
+}
+
+std::vector<int> DevCluster::pids() const {
+  auto r = run(source_dir() + "/scripts/devcluster pids --dir " + dir_);
+  std::vector<int> out;
+  std::stringstream in(r.out);
+  for (int pid; in >> pid;) out.push_back(pid);
+  return out;
+}
+
+LibSlurmClient& DevCluster::slurm() {
+  if (!slurm_) slurm_ = std::make_unique<LibSlurmClient>(conf());
+  return *slurm_;
+}
+
+Node DevCluster::node(const std::string& name) {
+  auto nodes = slurm().load_nodes();
+  INFO((nodes ? "" : nodes.error().message));
+  REQUIRE(nodes.ok());
+  for (const auto& n : *nodes)
+    if (n.name == name) return n;
+  FAIL("no node " << name);
+  return {};
+}
+
+Job DevCluster::job(uint32_t id) {
+  auto jobs = slurm().load_jobs();
+  INFO((jobs ? "" : jobs.error().message));
+  REQUIRE(jobs.ok());
+  for (const auto& j : *jobs)
+    if (j.id == id) return j;
+  FAIL("no job " << id);
+  return {};
+}
+
+}  // namespace autoresume::testing
