@@ -27,6 +27,13 @@ CommandResult run(const std::string& command) {
   return r;
 }
 
+std::string plugstack_with_plugin(const std::string& name, const std::string& args) {
+  std::string path = std::string(AUTORESUME_ITEST_ROOT) + "/" + name + ".plugstack.conf";
+  run(std::string("mkdir -p ") + AUTORESUME_ITEST_ROOT);
+  std::ofstream(path) << "required " << AUTORESUME_PLUGIN << " " << args << "\n";
+  return path;
+}
+
 std::string read_file(const std::string& path) {
   std::ifstream in(path);
   std::stringstream s;
@@ -54,7 +61,7 @@ DevCluster::DevCluster(const std::string& name, ClusterOptions o) : dir_(std::st
   auto r = run(cmd);
   INFO(r.out);
   REQUIRE(r.rc == 0);
-  run("mkdir -p " + work_dir() + " && chmod 1777 " + work_dir());
+  run("rm -rf " + work_dir() + " && mkdir -p " + work_dir() + " && chmod 1777 " + work_dir());
 }
 
 DevCluster::~DevCluster() {
@@ -66,9 +73,11 @@ CommandResult DevCluster::sh(const std::string& command) const {
   return run("cd " + work_dir() + " && export SLURM_CONF=" + conf() + " && " + command);
 }
 
-uint32_t DevCluster::sbatch(const std::string& args) const {
-  auto r = sh("sbatch --parsable " + args);
-  INFO("sbatch " << args << "\n" << r.out);
+uint32_t DevCluster::sbatch(const std::string& args) const { return sbatch_as("sbatch --parsable " + args); }
+
+uint32_t DevCluster::sbatch_as(const std::string& command) const {
+  auto r = sh(command);
+  INFO(command << "\n" << r.out);
   REQUIRE(r.rc == 0);
   std::smatch m;
   REQUIRE(std::regex_search(r.out, m, std::regex("^([0-9]+)", std::regex::multiline)));

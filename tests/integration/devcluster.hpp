@@ -23,6 +23,14 @@ CommandResult run(const std::string& command);
 std::string source_dir();
 std::string binary_dir();
 
+// A plugstack.conf loading the built auto_resume.so (`required`, with these plugin arguments); returns its path.
+std::string plugstack_with_plugin(const std::string& name, const std::string& args = "");
+
+// The unprivileged user scripts/setup creates: jobs of real users are not root's.
+inline constexpr const char* kTestUser = "artest";
+// Prefix for a command run as kTestUser (environment kept, so SLURM_CONF too).
+inline std::string as_user(const std::string& command) { return std::string("runuser -u ") + kTestUser + " -- " + command; }
+
 struct ClusterOptions {
   int nodes = 4;
   std::string plugstack;  // file for PlugStackConfig; empty: no plugins
@@ -48,6 +56,8 @@ class DevCluster {
   CommandResult sh(const std::string& command) const;
   // sbatch ARGS; returns the job id, fails the test if submission failed.
   uint32_t sbatch(const std::string& args) const;
+  // Runs a full submission command that prints the job id (sbatch --parsable ..., possibly as_user(...)).
+  uint32_t sbatch_as(const std::string& command) const;
   void devcluster(const std::string& subcommand) const;  // kill-node n2, start-node n2, restart-ctld ...
   void kill_node(const std::string& node) const { devcluster("kill-node " + node); }
   void start_node(const std::string& node) const { devcluster("start-node " + node); }

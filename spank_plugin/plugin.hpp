@@ -1,0 +1,40 @@
+// auto_resume.so internals: state of this process's plugin instance, and one entry point per context.
+// Which process we are in decides what may be done (see dispatch.cpp); each context has its own file.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+extern "C" {
+#include <slurm/spank.h>
+}
+
+#include "options.hpp"
+
+namespace autoresume::plugin {
+
+struct PluginState {
+  SiteConfig site;
+  Request request;  // filled by the option callbacks (possibly twice in slurmstepd: idempotent)
+};
+
+PluginState& state();
+
+// args.cpp: the option table, registered in every context that parses options.
+int register_options(spank_t sp);
+// plugstack.conf arguments; logs the error and returns -1 when they are bad.
+int load_site_config(int ac, char** av);
+
+// publish.cpp: job-control environment for the allocation (srun/sbatch/salloc).
+int publish_intent(spank_t sp, const char* command);
+
+int srun_init_post_opt(spank_t sp);       // srun.cpp      S_CTX_LOCAL
+int alloc_init_post_opt(spank_t sp);      // alloc.cpp     S_CTX_ALLOCATOR
+int stepd_init_post_opt(spank_t sp);      // stepd.cpp     S_CTX_REMOTE
+int stepd_task_init(spank_t sp);          // stepd.cpp     S_CTX_REMOTE
+
+// The job-control variable (SLURM_SPANK_AUTO_RESUME in the job's environment, SPANK_AUTO_RESUME in prologs) carries
+// the intent token's value, e.g. "1:max=3".
+inline constexpr const char* kControlVar = "AUTO_RESUME";
+
+}  // namespace autoresume::plugin

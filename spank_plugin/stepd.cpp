@@ -1,0 +1,87 @@
+// S_CTX_REMOTE: slurmstepd, once per step per node.
+#include <slurm/slurm.h>
+
+#include <chrono>
+#include <cstring>
+#include <string>
+
+#include "intent_writer.hpp"
+#include "plugin.hpp"
+
+namespace autoresume::plugin {
+namespace {
+
+std::string job_env(spank_t sp, const char* name) {
+  char buf[256];
+  if (spank_getenv(sp, name, buf, sizeof buf) != ESPANK_SUCCESS) return "";
+  return buf;
+}
+
+// The allocation's intent as published by sbatch/salloc/srun (job-control environment), if any.
+std::optional<Intent> allocation_intent(spank_t sp) {
+  std::string value = job_env(sp, "SLURM_SPANK_AUTO_RESUME");
+  if (value.empty()) return std::nullopt;
+  return parse_intent(std::string(kIntentKey) + value);
+}
+
+template <typename T>
+bool item(spank_t sp, spank_item_t what, T& out) {
+  return spank_get_item(sp, what, &out) == ESPANK_SUCCESS;
+}
+
+// The step's own flags, else what the allocation was submitted with, else the site default.
+std::optional<Intent> step_intent(spank_t sp) {
+  const PluginState& s = state();
+  bool step_asked = s.request.enabled.has_value() || s.request.max_attempts.has_value();
+  if (step_asked) return resolve_intent(s.site, s.request);
+  if (auto from_allocation = allocation_intent(sp)) return from_allocation;
+  return resolve_intent(s.site, s.request);
+}
+
+// Which step writes the intent into AdminComment, once per job and from node 0 only (a 1,000-node step must not
+// send 1,000 updates): the batch step of a batch job; in a batch job without the flag, each step that asks
+// (`srun --auto-resume=1`, HyperPod's form); in an srun or salloc allocation, its steps. Done here rather than in
+// a job prolog: a plugin with slurm_spank_job_prolog makes slurmd fork and exec a `slurmstepd spank prolog` for
+// every job on every node, which cost ~25 ms per srun (bench/plugin_overhead) whether or not the job asked.
+bool writes_intent(spank_t sp, uint32_t step_id) {
+  if (step_id == SLURM_BATCH_SCRIPT) return true;
+  bool in_batch_job = job_env(sp, "ENVIRONMENT") == "BATCH";
+  if (!in_batch_job) return true;
+  return !allocation_intent(sp);  // else the batch step has written it already
+}
+
+}  // namespace
+
+// Still root here (init_post_opt runs before slurmstepd drops privileges), which AdminComment requires.
+int stepd_init_post_opt(spank_t sp) {
+  auto intent = step_intent(sp);
+  if (!intent) return 0;
+  uint32_t job_id = 0, step_id = 0, node_id = 0;
+  if (!item(sp, S_JOB_ID, job_id) || !item(sp, S_JOB_STEPID, step_id) || !item(sp, S_JOB_NODEID, node_id)) return 0;
+  if (step_id == SLURM_EXTERN_CONT || node_id != 0 || !writes_intent(sp, step_id)) return 0;
+
+  auto start = std::chrono::steady_clock::now();
+  auto rc = record_intent(job_id, *intent);
+  auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  // Never fail the step for this: the job runs, without auto-resume, and the slurmd log says why.
+  if (!rc)
+    slurm_error("auto_resume: job %u step %u: could not record auto-resume intent (%s, %.1f ms); the job runs "
+                "without auto-resume",
+                job_id, step_id, rc.error().message.c_str(), ms);
+  return 0;
+}
+
+// What tasks see: AUTO_RESUME=1, AUTO_RESUME_ATTEMPT (0 on the first run, then Slurm's restart count: the batch
+// environment has SLURM_RESTART_COUNT once it is > 0; S_SLURM_RESTART_COUNT is never set by Slurm) and
+// AUTO_RESUME_MAX_ATTEMPTS.
+int stepd_task_init(spank_t sp) {
+  auto intent = step_intent(sp);
+  if (!intent) return 0;
+  std::string attempt = job_env(sp, "SLURM_RESTART_COUNT");
+  spank_setenv(sp, "AUTO_RESUME", "1", 1);
+  spank_setenv(sp, "AUTO_RESUME_ATTEMPT", attempt.empty() ? "0" : attempt.c_str(), 1);
+  spank_setenv(sp, "AUTO_RESUME_MAX_ATTEMPTS", std::to_string(intent->max_attempts).c_str(), 1);
+  return 0;
+}
+
+}  // namespace autoresume::plugin

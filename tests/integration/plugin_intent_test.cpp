@@ -1,0 +1,96 @@
+// Durable intent: every way of asking for auto-resume leaves a token in AdminComment that a libslurm reader sees,
+// for root's jobs and an ordinary user's; a job without the flag carries none; users cannot forge it.
+#include <catch2/catch.hpp>
+#include <map>
+#include <regex>
+
+#include "autoresume/intent.hpp"
+#include "devcluster.hpp"
+
+using namespace autoresume;
+using namespace autoresume::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+uint32_t job_id_in(const CommandResult& r) {
+  std::smatch m;
+  INFO(r.out);
+  REQUIRE(std::regex_search(r.out, m, std::regex("JOB=([0-9]+)")));
+  return static_cast<uint32_t>(std::stoul(m[1]));
+}
+
+Job finished(DevCluster& c, uint32_t id) {
+  REQUIRE(wait_until(30s, [&] { return !c.job(id).active() && !c.job(id).completing; }));
+  return c.job(id);
+}
+
+}  // namespace
+
+TEST_CASE("every form of --auto-resume records the job's intent and budget, for root and for a user", "[plugin]") {
+  ClusterOptions o;
+  o.plugstack = plugstack_with_plugin("plugin-intent", "default_max_attempts=3 max_attempts=8");
+  DevCluster c("plugin-intent", o);
+  c.sh("printf '#!/bin/sh\\n#SBATCH --auto-resume=1\\n#SBATCH -o /dev/null\\ntrue\\n' > flagged.sh");
+
+  for (std::string user : {"root", kTestUser}) {
+    auto cmd = [&](const std::string& s) { return user == "root" ? s : as_user(s); };
+    std::map<std::string, uint32_t> jobs = {
+        {"sbatch flag", c.sbatch_as(cmd("sbatch --parsable -o /dev/null --auto-resume=1 --wrap true"))},
+        {"sbatch budget", c.sbatch_as(cmd("sbatch --parsable -o /dev/null --auto-resume-max-attempts=5 --wrap true"))},
+        {"#SBATCH", c.sbatch_as(cmd("sbatch --parsable flagged.sh"))},
+        {"srun inside sbatch",
+         c.sbatch_as(cmd("sbatch --parsable -o /dev/null -N2 --wrap 'srun --auto-resume=1 true'"))},
+        {"srun allocation", job_id_in(c.sh(cmd("srun --auto-resume=1 -N2 bash -c 'echo JOB=$SLURM_JOB_ID'")))},
+        {"salloc", job_id_in(c.sh(cmd("salloc --auto-resume=1 -N1 bash -c 'srun true; echo JOB=$SLURM_JOB_ID'")))},
+    };
+    for (const auto& [form, id] : jobs) {
+      INFO(user << ": " << form << ": job " << id);
+      Job j = finished(c, id);
+      INFO("AdminComment=" << j.admin_comment);
+      auto intent = parse_intent(j.admin_comment);
+      REQUIRE(intent);
+      CHECK(intent->max_attempts == (form == "sbatch budget" ? 5u : 3u));
+      CHECK(j.user_id == (user == "root" ? 0u : std::stoul(c.sh("id -u " + user).out)));
+    }
+  }
+}
+
+TEST_CASE("a job without the flag, or with --auto-resume=0, records nothing", "[plugin]") {
+  ClusterOptions o;
+  o.plugstack = plugstack_with_plugin("plugin-noflag");
+  DevCluster c("plugin-noflag", o);
+  uint32_t plain = c.sbatch("-o /dev/null -N2 --wrap 'srun true'");
+  uint32_t off = c.sbatch("-o /dev/null --auto-resume=0 --wrap true");
+  uint32_t user = c.sbatch_as(as_user("sbatch --parsable -o /dev/null --wrap 'srun true'"));
+  for (uint32_t id : {plain, off, user}) {
+    Job j = finished(c, id);
+    INFO("job " << id << " AdminComment=" << j.admin_comment);
+    CHECK(j.admin_comment.empty());
+  }
+}
+
+TEST_CASE("the intent is merged into an existing AdminComment and makes the job requeue-able", "[plugin]") {
+  ClusterOptions o;
+  o.plugstack = plugstack_with_plugin("plugin-merge");
+  DevCluster c("plugin-merge", o);
+  uint32_t id = c.sbatch_as(as_user("sbatch --parsable -H -o /dev/null --no-requeue --auto-resume=1 --wrap true"));
+  REQUIRE(c.slurm().set_admin_comment(id, "site:rack7 ticket=42").ok());
+  REQUIRE(c.slurm().release_job(id).ok());
+  Job j = finished(c, id);
+  CHECK(j.admin_comment == "site:rack7 ticket=42 autoresume=1:max=3");
+  CHECK(j.requeue_allowed);
+}
+
+TEST_CASE("a user cannot forge the intent token", "[plugin]") {
+  ClusterOptions o;
+  o.plugstack = plugstack_with_plugin("plugin-forge");
+  DevCluster c("plugin-forge", o);
+  uint32_t id = c.sbatch_as(as_user("sbatch --parsable -o /dev/null --wrap 'sleep 60'"));
+  REQUIRE(wait_until(30s, [&] { return c.job(id).state == JobState::Running; }));
+  auto r = c.sh(as_user("scontrol update jobid=" + std::to_string(id) + " admincomment=autoresume=1:max=9"));
+  INFO(r.out);
+  CHECK(r.rc != 0);
+  CHECK_FALSE(parse_intent(c.job(id).admin_comment));
+  c.sh("scancel " + std::to_string(id));
+}
