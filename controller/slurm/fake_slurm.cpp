@@ -154,4 +154,11 @@ Status FakeSlurm::signal_job(uint32_t id, int signal) {
   return ok_status();
 }
 
+Result<bool> FakeSlurm::slurmd_answers(const std::string& name) {
+  auto n = node(name);
+  if (!n) return n.error();
+  calls.push_back("probe " + name);
+  return dead_slurmds.count(name) == 0;
+}
+
 }  // namespace autoresume

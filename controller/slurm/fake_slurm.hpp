@@ -4,6 +4,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "slurm/slurm_client.hpp"
@@ -17,6 +18,7 @@ class FakeSlurm final : public SlurmClient {
   std::vector<std::string> calls;  // "drain n2 autoresume: ...", "requeue 7 hold", ... in order
   std::optional<Error> fail_next;  // the next call (load or action) fails with this error
   bool unreachable = false;  // every call fails as if slurmctld did not answer
+  std::set<std::string> dead_slurmds;  // slurmd_answers() is false for these
 
   Node& add_node(const std::string& name, NodeBase base = NodeBase::Idle);
   Job& add_job(uint32_t id, std::vector<std::string> job_nodes, JobState state = JobState::Running);
@@ -32,6 +34,7 @@ class FakeSlurm final : public SlurmClient {
   Status start_job_now(uint32_t job_id) override;
   Status set_admin_comment(uint32_t job_id, const std::string& comment) override;
   Status signal_job(uint32_t job_id, int signal) override;
+  Result<bool> slurmd_answers(const std::string& node) override;
 
  private:
   std::optional<Error> take_failure();

@@ -4,12 +4,16 @@
 #include <slurm/slurm_errno.h>
 #include <unistd.h>
 
+#include <cerrno>
+
 #include <cstdlib>
 #include <ctime>
 #include <sstream>
 
 // Exported by libslurm (the strings scontrol prints for Reason=) but not declared in slurm.h.
 extern "C" const char* slurm_job_reason_string(enum job_state_reason inx);
+// Exported by libslurm, declared only in Slurm's internal xmalloc.h; frees memory the API returns "for xfree".
+extern "C" void slurm_xfree_ptr(void* pptr);
 
 namespace autoresume {
 namespace {
@@ -149,21 +153,40 @@ LibSlurmClient::LibSlurmClient(const std::string& conf) { slurm_init(conf.empty(
 
 LibSlurmClient::~LibSlurmClient() {
   if (node_msg_) slurm_free_node_info_msg(node_msg_);
+  if (part_msg_) slurm_free_partition_info_msg(part_msg_);
   if (job_msg_) slurm_free_job_info_msg(job_msg_);
 }
 
+// node_info_t.partitions is filled only by slurm_populate_node_partitions() from the partition table (what
+// scontrol does), so partitions are loaded too, incrementally like nodes.
 Result<std::vector<Node>> LibSlurmClient::load_nodes() {
-  node_info_msg_t* fresh = nullptr;
-  time_t since = node_msg_ ? node_msg_->last_update : 0;
-  if (slurm_load_node(since, &fresh, SHOW_ALL) != SLURM_SUCCESS) {
-    if (node_msg_ && slurm_get_errno() == SLURM_NO_CHANGE_IN_DATA) return nodes_;
+  node_info_msg_t* fresh_nodes = nullptr;
+  partition_info_msg_t* fresh_parts = nullptr;
+  if (slurm_load_node(node_msg_ ? node_msg_->last_update : 0, &fresh_nodes, SHOW_ALL) != SLURM_SUCCESS &&
+      !(node_msg_ && slurm_get_errno() == SLURM_NO_CHANGE_IN_DATA))
     return last_error("slurm_load_node");
+  if (slurm_load_partitions(part_msg_ ? part_msg_->last_update : 0, &fresh_parts, SHOW_ALL) != SLURM_SUCCESS &&
+      !(part_msg_ && slurm_get_errno() == SLURM_NO_CHANGE_IN_DATA)) {
+    if (fresh_nodes) slurm_free_node_info_msg(fresh_nodes);
+    return last_error("slurm_load_partitions");
   }
-  if (node_msg_) slurm_free_node_info_msg(node_msg_);
-  node_msg_ = fresh;
+  if (!fresh_nodes && !fresh_parts) return nodes_;
+  if (fresh_nodes) {
+    if (node_msg_) slurm_free_node_info_msg(node_msg_);
+    node_msg_ = fresh_nodes;
+  } else {  // partitions changed, nodes did not: the old node message gets its partitions rewritten
+    for (uint32_t i = 0; i < node_msg_->record_count; ++i) {
+      slurm_xfree_ptr(&node_msg_->node_array[i].partitions);  // xmalloc'd by populate; sets it to NULL
+    }
+  }
+  if (fresh_parts) {
+    if (part_msg_) slurm_free_partition_info_msg(part_msg_);
+    part_msg_ = fresh_parts;
+  }
+  slurm_populate_node_partitions(node_msg_, part_msg_);
   nodes_.clear();
-  for (uint32_t i = 0; i < fresh->record_count; ++i)
-    if (fresh->node_array[i].name) nodes_.push_back(to_node(fresh->node_array[i]));
+  for (uint32_t i = 0; i < node_msg_->record_count; ++i)
+    if (node_msg_->node_array[i].name) nodes_.push_back(to_node(node_msg_->node_array[i]));
   return nodes_;
 }
 
@@ -224,6 +247,19 @@ Status LibSlurmClient::set_admin_comment(uint32_t job_id, const std::string& com
 
 Status LibSlurmClient::signal_job(uint32_t job_id, int signal) {
   return status_of(slurm_kill_job(job_id, static_cast<uint16_t>(signal), KILL_FULL_JOB), "slurm_kill_job");
+}
+
+Result<bool> LibSlurmClient::slurmd_answers(const std::string& node) {
+  std::string name = node;
+  uint16_t sensors = 0;
+  acct_gather_energy_t* energy = nullptr;
+  int rc = slurm_get_node_energy(name.data(), 0, 0, &sensors, &energy);
+  if (energy) slurm_xfree_ptr(&energy);  // "free the response using xfree" (slurm.h)
+  if (rc == SLURM_SUCCESS) return true;
+  int err = slurm_get_errno();
+  // Nothing listening (or no route): dead. Any reply, even an error, means a slurmd is there.
+  if (err == ECONNREFUSED || err == EHOSTUNREACH || err == SLURM_COMMUNICATIONS_CONNECTION_ERROR) return false;
+  return true;
 }
 
 }  // namespace autoresume

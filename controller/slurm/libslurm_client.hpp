@@ -6,6 +6,7 @@
 
 typedef struct node_info_msg node_info_msg_t;
 typedef struct job_info_msg job_info_msg_t;
+typedef struct partition_info_msg partition_info_msg_t;
 
 namespace autoresume {
 
@@ -31,9 +32,11 @@ class LibSlurmClient final : public SlurmClient {
   Status start_job_now(uint32_t job_id) override;
   Status set_admin_comment(uint32_t job_id, const std::string& comment) override;
   Status signal_job(uint32_t job_id, int signal) override;
+  Result<bool> slurmd_answers(const std::string& node) override;
 
  private:
   node_info_msg_t* node_msg_ = nullptr;
+  partition_info_msg_t* part_msg_ = nullptr;
   job_info_msg_t* job_msg_ = nullptr;
   std::vector<Node> nodes_;
   std::vector<Job> jobs_;

@@ -34,6 +34,10 @@ class SlurmClient {
   virtual Status start_job_now(uint32_t job_id) = 0;
   virtual Status set_admin_comment(uint32_t job_id, const std::string& comment) = 0;
   virtual Status signal_job(uint32_t job_id, int signal) = 0;
+
+  // One RPC to the node's slurmd: true if it answered (even with an error), false if nothing listens. Only for
+  // suspects: every probe makes slurmd log a "Zero Bytes" error.
+  virtual Result<bool> slurmd_answers(const std::string& node) = 0;
 };
 
 }  // namespace autoresume

@@ -41,7 +41,8 @@ inline std::vector<std::string_view> split_spaces(std::string_view s) {
   return out;
 }
 
-inline bool is_intent_token(std::string_view t) { return t.substr(0, kIntentKey.size()) == kIntentKey; }
+inline bool has_key(std::string_view t, std::string_view key) { return t.substr(0, key.size()) == key; }
+inline bool is_intent_token(std::string_view t) { return has_key(t, kIntentKey); }
 
 }  // namespace intent_detail
 
@@ -61,12 +62,13 @@ inline std::optional<Intent> parse_intent(std::string_view admin_comment) {
   return std::nullopt;
 }
 
-// `existing` with its autoresume token replaced by (or, if none, followed by) `token`; all else kept in order.
-inline std::string merge_intent(std::string_view existing, std::string_view token) {
+// `existing` with its token that starts with `key` replaced by (or, if none, followed by) `token`; all else kept in
+// order. Only tokens of the given key are touched: the rest of AdminComment belongs to others.
+inline std::string merge_token(std::string_view existing, std::string_view key, std::string_view token) {
   std::string out;
   bool placed = false;
   for (std::string_view t : intent_detail::split_spaces(existing)) {
-    if (intent_detail::is_intent_token(t)) {
+    if (intent_detail::has_key(t, key)) {
       if (placed) continue;
       t = token;
       placed = true;
@@ -79,6 +81,10 @@ inline std::string merge_intent(std::string_view existing, std::string_view toke
     out += token;
   }
   return out;
+}
+
+inline std::string merge_intent(std::string_view existing, std::string_view token) {
+  return merge_token(existing, kIntentKey, token);
 }
 
 }  // namespace autoresume

@@ -1,0 +1,148 @@
+#include "config/config.hpp"
+
+#include <charconv>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <optional>
+#include <sstream>
+
+namespace autoresume {
+namespace {
+
+std::string trim(const std::string& s) {
+  auto b = s.find_first_not_of(" \t\r");
+  if (b == std::string::npos) return "";
+  auto e = s.find_last_not_of(" \t\r");
+  return s.substr(b, e - b + 1);
+}
+
+std::optional<long long> parse_integer(const std::string& v) {
+  long long n = 0;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (v.empty() || ec != std::errc() || end != v.data() + v.size()) return std::nullopt;
+  return n;
+}
+
+std::optional<int> parse_signal(const std::string& v) {
+  static const std::map<std::string, int> names = {{"none", 0},       {"USR1", SIGUSR1}, {"USR2", SIGUSR2},
+                                                   {"TERM", SIGTERM}, {"INT", SIGINT},   {"HUP", SIGHUP},
+                                                   {"SIGUSR1", SIGUSR1}, {"SIGUSR2", SIGUSR2}, {"SIGTERM", SIGTERM}};
+  auto it = names.find(v);
+  if (it == names.end()) return std::nullopt;
+  return it->second;
+}
+
+using Setter = std::function<std::optional<std::string>(Config&, const std::string&)>;  // error text or nullopt
+
+Setter duration_key(std::chrono::milliseconds Config::*field, std::chrono::milliseconds min) {
+  return [=](Config& c, const std::string& v) -> std::optional<std::string> {
+    auto d = parse_duration(v);
+    if (!d) return d.error().message;
+    if (*d < min) return "must be at least " + std::to_string(min.count()) + "ms";
+    c.*field = *d;
+    return std::nullopt;
+  };
+}
+
+Setter seconds_key(std::chrono::seconds Config::*field) {
+  return [=](Config& c, const std::string& v) -> std::optional<std::string> {
+    auto d = parse_duration(v);
+    if (!d) return d.error().message;
+    c.*field = std::chrono::duration_cast<std::chrono::seconds>(*d);
+    return std::nullopt;
+  };
+}
+
+const std::map<std::string, Setter>& keys() {
+  static const std::map<std::string, Setter> k = {
+      {"PollInterval", duration_key(&Config::poll_interval, std::chrono::milliseconds(100))},
+      {"StateDir",
+       [](Config& c, const std::string& v) -> std::optional<std::string> {
+         if (v.empty() || v[0] != '/') return "expected an absolute path";
+         c.state_dir = v;
+         return std::nullopt;
+       }},
+      {"NoResumeExitCode",
+       [](Config& c, const std::string& v) -> std::optional<std::string> {
+         auto n = parse_integer(v);
+         if (!n || *n < 0 || *n > 255) return "expected an exit code from 0 to 255 (0: none)";
+         c.no_resume_exit_code = static_cast<int>(*n);
+         return std::nullopt;
+       }},
+      {"SignalBeforeRequeue",
+       [](Config& c, const std::string& v) -> std::optional<std::string> {
+         auto s = parse_signal(v);
+         if (!s) return "expected none, USR1, USR2, TERM, INT or HUP";
+         c.signal_before_requeue = *s;
+         return std::nullopt;
+       }},
+      {"RequeueGracePeriod", seconds_key(&Config::requeue_grace)},
+      {"PendingTimeout", seconds_key(&Config::pending_timeout)},
+      {"LogLevel",
+       [](Config& c, const std::string& v) -> std::optional<std::string> {
+         static const std::map<std::string, LogLevel> levels = {
+             {"debug", LogLevel::Debug}, {"info", LogLevel::Info}, {"warning", LogLevel::Warning}, {"error", LogLevel::Error}};
+         auto it = levels.find(v);
+         if (it == levels.end()) return "expected debug, info, warning or error";
+         c.log_level = it->second;
+         return std::nullopt;
+       }},
+  };
+  return k;
+}
+
+std::string known_keys() {
+  std::string out;
+  for (const auto& [k, _] : keys()) out += (out.empty() ? "" : ", ") + k;
+  return out;
+}
+
+}  // namespace
+
+Result<std::chrono::milliseconds> parse_duration(const std::string& value) {
+  static const std::pair<const char*, long long> units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
+  std::string digits = value;
+  long long scale = 1000;
+  for (const auto& [suffix, ms] : units) {
+    std::string sfx = suffix;
+    if (value.size() > sfx.size() && value.compare(value.size() - sfx.size(), sfx.size(), sfx) == 0) {
+      digits = value.substr(0, value.size() - sfx.size());
+      scale = ms;
+      break;
+    }
+  }
+  auto n = parse_integer(digits);
+  if (!n || *n < 0) return Error{0, "expected a duration like 30s, 500ms, 2m or 1h, got \"" + value + "\""};
+  return std::chrono::milliseconds(*n * scale);
+}
+
+Result<Config> parse_config(const std::string& text, const std::string& path) {
+  Config c;
+  std::istringstream in(text);
+  std::string raw;
+  for (int line = 1; std::getline(in, raw); ++line) {
+    std::string s = trim(raw.substr(0, raw.find('#')));
+    if (s.empty()) continue;
+    auto where = path + ":" + std::to_string(line) + ": ";
+    auto eq = s.find('=');
+    if (eq == std::string::npos) return Error{0, where + "expected Key=Value, got \"" + s + "\""};
+    std::string key = trim(s.substr(0, eq));
+    std::string value = trim(s.substr(eq + 1));
+    auto it = keys().find(key);
+    if (it == keys().end())
+      return Error{0, where + "unknown key \"" + key + "\" (known: " + known_keys() + ")"};
+    if (auto err = it->second(c, value)) return Error{0, where + key + "=" + value + ": " + *err};
+  }
+  return c;
+}
+
+Result<Config> load_config(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) return Error{0, path + ": cannot read the configuration file"};
+  std::stringstream s;
+  s << f.rdbuf();
+  return parse_config(s.str(), path);
+}
+
+}  // namespace autoresume

@@ -1,0 +1,32 @@
+// autoresumed's configuration: a Slurm-style Key=Value file. Every key, its default and meaning is in
+// packaging/autoresume.conf; an unknown key or a bad value is an error naming the file and line.
+#pragma once
+
+#include <chrono>
+#include <csignal>
+#include <string>
+
+#include "autoresume/result.hpp"
+#include "util/log.hpp"
+
+namespace autoresume {
+
+struct Config {
+  std::chrono::milliseconds poll_interval{1000};    // PollInterval=1s
+  std::string state_dir = "/var/lib/autoresume";     // StateDir
+  int no_resume_exit_code = 93;                      // NoResumeExitCode: the job's "do not resume me"
+  int signal_before_requeue = 0;                     // SignalBeforeRequeue=none|USR1|TERM|...: 0 = none
+  std::chrono::seconds requeue_grace{30};            // RequeueGracePeriod: wait after the signal
+  std::chrono::seconds pending_timeout{300};         // PendingTimeout: a requeued job not PENDING by then -> event
+  LogLevel log_level = LogLevel::Info;               // LogLevel=info|debug|warning|error
+};
+
+// Parses `text` (the contents of `path`, used in messages).
+Result<Config> parse_config(const std::string& text, const std::string& path);
+// Reads and parses the file; a missing file is an error.
+Result<Config> load_config(const std::string& path);
+
+// "30s", "500ms", "2m", "1h", or a bare number of seconds.
+Result<std::chrono::milliseconds> parse_duration(const std::string& value);
+
+}  // namespace autoresume

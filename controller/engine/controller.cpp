@@ -1,0 +1,259 @@
+#include "engine/controller.hpp"
+
+#include <algorithm>
+
+#include "autoresume/intent.hpp"
+#include "util/log.hpp"
+
+namespace autoresume {
+namespace {
+
+constexpr double kProbeEvery = 5.0;  // seconds between two probes of one suspect slurmd
+inline constexpr std::string_view kGaveUpKey = "autoresume_gaveup=";
+
+std::string id(uint32_t job_id) { return std::to_string(job_id); }
+
+// Job ids start again when slurmctld loses its state; a restart count never goes down for one job, so a lower
+// one means another job with a reused id. (SubmitTime cannot tell: a requeue resets it.)
+bool same_job(const JobRecord& r, const Job& j) { return j.restart_count >= r.restart_seen; }
+
+}  // namespace
+
+Controller::Controller(SlurmClient& slurm, Store& store, const Config& config)
+    : slurm_(slurm), store_(store), config_(config) {}
+
+void Controller::recover() {
+  for (const auto& a : store_.actions("intended")) {
+    store_.finish_action(a.id, false, "interrupted by a controller restart; outcome read back from Slurm");
+    log(LogLevel::Warning, "action_interrupted", {{"action", a.kind}, {"target", a.target}, {"journal_id", std::to_string(a.id)}});
+  }
+  records_ = store_.load_jobs();
+  log(LogLevel::Info, "state_loaded", {{"jobs", std::to_string(records_.size())}});
+}
+
+std::chrono::milliseconds Controller::next_delay() const {
+  auto delay = config_.poll_interval;
+  for (int i = 0; i < failed_polls_ && delay < std::chrono::seconds(30); ++i) delay *= 2;
+  return std::min<std::chrono::milliseconds>(delay, std::chrono::seconds(30));
+}
+
+void Controller::tick() {
+  if (!observe()) return;
+  handle_nodes();
+  probe_suspects();
+  handle_jobs();
+}
+
+bool Controller::observe() {
+  auto nodes = slurm_.load_nodes();
+  auto jobs = nodes ? slurm_.load_jobs() : Result<std::vector<Job>>(nodes.error());
+  if (!nodes || !jobs) {
+    ++failed_polls_;
+    if (reachable_)
+      log(LogLevel::Error, "slurmctld_unreachable",
+          {{"error", (nodes ? jobs.error() : nodes.error()).message}, {"action", "no decisions until it answers"}});
+    reachable_ = false;
+    return false;
+  }
+  if (!reachable_) log(LogLevel::Info, "slurmctld_reachable", {{"after_failed_polls", std::to_string(failed_polls_)}});
+  reachable_ = true;
+  failed_polls_ = 0;
+  nodes_ = std::move(nodes).value();
+  jobs_now_ = std::move(jobs).value();
+  return true;
+}
+
+Status Controller::act(const std::string& kind, const std::string& target, const std::string& detail,
+                       const std::function<Status()>& call) {
+  int64_t row = store_.begin_action(kind, target, detail);
+  Status s = call();
+  if (s.ok() && after_action) after_action(kind);
+  store_.finish_action(row, s.ok(), s.ok() ? "" : s.error().message);
+  if (s.ok())
+    log(LogLevel::Info, "action", {{"action", kind}, {"target", target}, {"detail", detail}});
+  else
+    log(LogLevel::Error, "action_failed", {{"action", kind}, {"target", target}, {"error", s.error().message}});
+  return s;
+}
+
+void Controller::handle_nodes() {
+  std::map<std::string, NodeFailure> failed;
+  for (const Node& n : nodes_) {
+    auto f = classify_node(n);
+    if (!f) {
+      if (failed_.count(n.name) || store_.node_failure_open(n.name)) {
+        store_.clear_node_failure(n.name);
+        store_.add_event("node_returned", n.name, "no longer failed");
+        log(LogLevel::Info, "node_returned", {{"node", n.name}});
+      }
+      continue;
+    }
+    if (!store_.node_failure_open(n.name)) {
+      store_.record_node_failure(n.name, f->cause, n.reason);
+      store_.add_event("node_failed", n.name, f->cause);
+      log(LogLevel::Warning, "node_failed", {{"node", n.name}, {"cause", f->cause}, {"slurm_reason", n.reason}});
+    }
+    if (needs_drain(n, *f)) {
+      std::string reason = drain_reason(*f);
+      act("drain", n.name, reason, [&] { return slurm_.drain_node(n.name, reason); });
+    }
+    failed.emplace(n.name, *f);
+  }
+  failed_ = std::move(failed);
+}
+
+// Slurm marks a dead node DOWN only after SlurmdTimeout; a node it already flags NOT_RESPONDING, under an
+// auto-resume job, gets one cheap probe, and if nothing listens it is set DOWN now, so that Slurm requeues its
+// jobs at once.
+void Controller::probe_suspects() {
+  double now = unix_now();
+  for (const Node& n : nodes_) {
+    if (!is_suspect(n) || failed_.count(n.name)) continue;
+    bool carries_watched_job = std::any_of(jobs_now_.begin(), jobs_now_.end(), [&](const Job& j) {
+      return j.state == JobState::Running && records_.count(j.id) &&
+             std::find(j.nodes.begin(), j.nodes.end(), n.name) != j.nodes.end();
+    });
+    if (!carries_watched_job || now - last_probe_[n.name] < kProbeEvery) continue;
+    last_probe_[n.name] = now;
+    auto answers = slurm_.slurmd_answers(n.name);
+    if (!answers || *answers) continue;
+    std::string reason = std::string(kReasonPrefix) + " slurmd not responding (probe refused)";
+    act("down", n.name, reason, [&] { return slurm_.down_node(n.name, reason); });
+  }
+}
+
+std::map<std::string, int> Controller::free_nodes_by_partition() const {
+  std::map<std::string, int> free;
+  for (const Node& n : nodes_) {
+    if (n.unavailable() || n.base != NodeBase::Idle || n.completing || failed_.count(n.name)) continue;
+    for (const auto& p : n.partitions) ++free[p];
+  }
+  return free;
+}
+
+void Controller::adopt_new_jobs() {
+  for (const Job& j : jobs_now_) {
+    auto known = records_.find(j.id);
+    if (known != records_.end() && same_job(known->second, j)) continue;
+    if (!j.active()) continue;
+    auto intent = parse_intent(j.admin_comment);
+    if (!intent) continue;
+    JobRecord r;
+    r.job_id = j.id;
+    r.max_attempts = intent->max_attempts;
+    r.restart_seen = j.restart_count;
+    r.nodes = j.nodes;
+    r.phase_since = unix_now();
+    records_[j.id] = r;
+    store_.save_job(r);
+    store_.add_event("job_watched", id(j.id), "max_attempts=" + std::to_string(r.max_attempts));
+    log(LogLevel::Info, "job_watched", {{"job", id(j.id)}, {"max_attempts", std::to_string(r.max_attempts)}});
+  }
+}
+
+void Controller::handle_jobs() {
+  adopt_new_jobs();
+  std::map<uint32_t, const Job*> by_id;
+  for (const Job& j : jobs_now_) by_id[j.id] = &j;
+  auto free_nodes = free_nodes_by_partition();
+  for (auto& [job_id, record] : records_) {
+    if (is_terminal(record.phase)) continue;
+    auto it = by_id.find(job_id);
+    bool known = it != by_id.end() && same_job(record, *it->second);
+    step_job(record, known ? std::optional<Job>(*it->second) : std::nullopt, free_nodes);
+  }
+}
+
+void Controller::step_job(JobRecord& r, const std::optional<Job>& job, std::map<std::string, int>& free_nodes) {
+  JobContext ctx{&failed_, false, unix_now(), &config_};
+  if (job) {
+    int need = static_cast<int>(std::max<uint32_t>(job->num_nodes, 1));
+    ctx.has_capacity = free_nodes[job->partition] >= need;
+  }
+  JobDecision d = decide(r, job, ctx);
+  JobRecord before = r;
+  if (!transition_allowed(r.phase, d.phase)) {
+    log(LogLevel::Error, "transition_refused", {{"job", id(r.job_id)}, {"from", to_string(r.phase)}, {"to", to_string(d.phase)}});
+    return;
+  }
+  if (job && job->state == JobState::Running) r.nodes = job->nodes;
+  if (!d.failed_node.empty()) {
+    r.failed_node = d.failed_node;
+    r.failure_at = ctx.now;
+  }
+  if (d.action != JobAction::None && job) {
+    Status s = run_action(d.action, r, *job);
+    if (!s) {
+      // Slurm's refusal of a requeue (not a batch job, requeue disabled) is final; anything else is retried.
+      bool refused = s.error().code != 0 && (d.action == JobAction::Requeue || d.action == JobAction::RequeueHold);
+      if (!refused) return;
+      d = JobDecision{};
+      d.phase = JobPhase::NotResumed;
+      d.why = "Slurm refused the requeue: " + s.error().message;
+      d.event = "not_resumed";
+    }
+    if (d.action == JobAction::StartNow) free_nodes[job->partition] -= static_cast<int>(std::max<uint32_t>(job->num_nodes, 1));
+    if (d.action == JobAction::Signal) r.signal_at = ctx.now;
+  }
+  if (d.acknowledge_restart && job) r.restart_seen = job->restart_count;
+  if (d.count_attempt) ++r.attempts;
+  if (d.phase != r.phase) {
+    log(LogLevel::Info, "job_phase", {{"job", id(r.job_id)}, {"from", to_string(r.phase)}, {"to", to_string(d.phase)},
+                                      {"attempt", std::to_string(r.attempts)}, {"why", d.why}});
+    r.phase = d.phase;
+    r.phase_since = ctx.now;
+  }
+  if (!d.event.empty()) {
+    std::string detail = d.why;
+    if (d.event == "job_resumed") {
+      char secs[32];
+      std::snprintf(secs, sizeof secs, "%.1f", ctx.now - r.failure_at);
+      detail = "attempt " + std::to_string(r.attempts) + " of " + std::to_string(r.max_attempts) +
+               ", running again " + secs + " s after the failure of " + r.failed_node;
+    }
+    store_.add_event(d.event, id(r.job_id), detail);
+    log(d.event == "job_resumed" ? LogLevel::Info : LogLevel::Warning, d.event, {{"job", id(r.job_id)}, {"detail", detail}});
+    if (d.event == "budget_exhausted" && job) record_exhausted(r, *job);
+  }
+  if (r.phase != before.phase || r.attempts != before.attempts || r.restart_seen != before.restart_seen ||
+      r.nodes != before.nodes || r.signal_at != before.signal_at || r.failure_at != before.failure_at)
+    store_.save_job(r);
+}
+
+Status Controller::run_action(JobAction action, JobRecord& r, const Job& job) {
+  std::string target = id(r.job_id);
+  std::string attempt = "attempt " + std::to_string(r.attempts + 1) + " of " + std::to_string(r.max_attempts);
+  switch (action) {
+    case JobAction::Signal:
+      return act("signal", target, "signal " + std::to_string(config_.signal_before_requeue) + " before requeue",
+                 [&] { return slurm_.signal_job(r.job_id, config_.signal_before_requeue); });
+    case JobAction::Requeue:
+      // Sent only while Slurm's restart count is still the one recorded: once it moves, the requeue happened.
+      if (job.restart_count > r.restart_seen) return ok_status();
+      return act("requeue", target, attempt, [&] { return slurm_.requeue_job(r.job_id, false); });
+    case JobAction::RequeueHold:
+      if (job.restart_count > r.restart_seen) return ok_status();
+      return act("requeue_hold", target, "budget spent", [&] { return slurm_.requeue_job(r.job_id, true); });
+    case JobAction::Hold:
+      return act("hold", target, "no healthy capacity, or budget spent", [&] { return slurm_.hold_job(r.job_id); });
+    case JobAction::StartNow:
+      if (job.held) {
+        Status s = act("release", target, attempt, [&] { return slurm_.release_job(r.job_id); });
+        if (!s) return s;
+      }
+      return act("start_now", target, "StartTime=now, skipping the requeue BeginTime",
+                 [&] { return slurm_.start_job_now(r.job_id); });
+    case JobAction::None: break;
+  }
+  return ok_status();
+}
+
+// Left held, with the reason where users and admins look: the job's AdminComment (scontrol show job).
+void Controller::record_exhausted(const JobRecord& r, const Job& job) {
+  std::string token = std::string(kGaveUpKey) + "budget_" + std::to_string(r.attempts) + "/" + std::to_string(r.max_attempts);
+  std::string comment = merge_token(job.admin_comment, kGaveUpKey, token);
+  if (comment == job.admin_comment) return;
+  act("admin_comment", id(r.job_id), token, [&] { return slurm_.set_admin_comment(r.job_id, comment); });
+}
+
+}  // namespace autoresume

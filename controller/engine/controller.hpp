@@ -1,0 +1,63 @@
+// The control loop. Each tick observes the whole cluster through the adapter, works out what is failed, and moves
+// every auto-resume job one idempotent step along its state machine; every step is journaled before it is sent
+// to Slurm and completed after. If slurmctld does not answer, nothing is decided on stale data.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <string>
+
+#include "config/config.hpp"
+#include "model/records.hpp"
+#include "recovery/job_recovery.hpp"
+#include "recovery/node_failure.hpp"
+#include "slurm/slurm_client.hpp"
+#include "store/store.hpp"
+
+namespace autoresume {
+
+class Controller {
+ public:
+  Controller(SlurmClient& slurm, Store& store, const Config& config);
+
+  // At start: journal rows left "intended" by a crash are closed as interrupted (their outcome is read back
+  // from Slurm on the next tick, not replayed), and job records are loaded.
+  void recover();
+  void tick();
+
+  bool slurm_reachable() const { return reachable_; }
+  // Poll interval, backed off (doubling, up to 30 s) while slurmctld does not answer.
+  std::chrono::milliseconds next_delay() const;
+  const std::map<uint32_t, JobRecord>& jobs() const { return records_; }
+  const std::map<std::string, NodeFailure>& failed_nodes() const { return failed_; }
+
+  // Test hook: called after each successful action, before it is recorded as done (a crash point).
+  std::function<void(const std::string& kind)> after_action;
+
+ private:
+  bool observe();
+  void handle_nodes();
+  void probe_suspects();
+  void handle_jobs();
+  void adopt_new_jobs();
+  void step_job(JobRecord& record, const std::optional<Job>& job, std::map<std::string, int>& free_nodes);
+  Status run_action(JobAction action, JobRecord& record, const Job& job);
+  void record_exhausted(const JobRecord& record, const Job& job);
+  Status act(const std::string& kind, const std::string& target, const std::string& detail,
+             const std::function<Status()>& call);
+  std::map<std::string, int> free_nodes_by_partition() const;
+
+  SlurmClient& slurm_;
+  Store& store_;
+  const Config& config_;
+  std::vector<Node> nodes_;
+  std::vector<Job> jobs_now_;
+  std::map<uint32_t, JobRecord> records_;
+  std::map<std::string, NodeFailure> failed_;
+  std::map<std::string, double> last_probe_;
+  bool reachable_ = true;
+  int failed_polls_ = 0;
+};
+
+}  // namespace autoresume

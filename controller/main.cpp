@@ -1,0 +1,103 @@
+// autoresumed: the auto-resume controller, beside slurmctld.
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "config/config.hpp"
+#include "engine/controller.hpp"
+#include "slurm/libslurm_client.hpp"
+#include "store/store.hpp"
+#include "util/log.hpp"
+
+using namespace autoresume;
+
+namespace {
+
+std::atomic<bool> stopping{false};
+
+void on_stop_signal(int) { stopping = true; }
+
+// AUTORESUME_CRASH_AFTER=<action>: the process kills itself with SIGKILL right after that action succeeded in
+// Slurm and before the journal records it as done: the crash window the restart logic must survive (tests only).
+std::function<void(const std::string&)> crash_hook() {
+  const char* at = std::getenv("AUTORESUME_CRASH_AFTER");
+  if (!at || !*at) return nullptr;
+  std::string kind = at;
+  return [kind](const std::string& done) {
+    if (done != kind) return;
+    log(LogLevel::Warning, "crash_hook", {{"after", done}});
+    raise(SIGKILL);
+  };
+}
+
+void sleep_interruptibly(std::chrono::milliseconds d) {
+  auto until = std::chrono::steady_clock::now() + d;
+  while (!stopping && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"autoresumed: requeues and restarts auto-resume jobs after hardware failures"};
+  std::string config_path = "/etc/slurm/autoresume.conf";
+  bool check_only = false;
+  bool foreground = false;
+  app.add_option("-c,--config", config_path, "configuration file")->capture_default_str();
+  app.add_flag("--check-config", check_only, "validate the configuration and exit");
+  app.add_flag("-f,--foreground", foreground, "stay in the foreground (the default under systemd: Type=simple)");
+  app.set_version_flag("--version", std::string(AUTORESUME_VERSION));
+  CLI11_PARSE(app, argc, argv);
+
+  auto config = load_config(config_path);
+  if (!config) {
+    std::cerr << "autoresumed: " << config.error().message << "\n";
+    return 1;
+  }
+  if (check_only) {
+    std::cout << "autoresumed: " << config_path << ": configuration is valid\n";
+    return 0;
+  }
+  set_log_level(config->log_level);
+  if (!foreground && daemon(0, 1) != 0) {
+    std::cerr << "autoresumed: cannot daemonize: " << std::strerror(errno) << "\n";
+    return 1;
+  }
+
+  std::error_code ec;
+  std::filesystem::create_directories(config->state_dir, ec);
+  auto store = Store::open(config->state_dir + "/autoresume.db");
+  if (!store) {
+    log(LogLevel::Error, "startup_failed", {{"error", store.error().message}});
+    return 1;
+  }
+  signal(SIGTERM, on_stop_signal);
+  signal(SIGINT, on_stop_signal);
+
+  LibSlurmClient slurm;
+  Controller controller(slurm, **store, *config);
+  controller.after_action = crash_hook();
+  log(LogLevel::Info, "started", {{"version", AUTORESUME_VERSION}, {"config", config_path},
+                                  {"state", config->state_dir + "/autoresume.db"}, {"pid", std::to_string(getpid())}});
+  controller.recover();
+  while (!stopping) {
+    try {
+      controller.tick();
+    } catch (const std::exception& e) {
+      // A state database error: stop rather than act without a journal (systemd restarts us).
+      log(LogLevel::Error, "tick_failed", {{"error", e.what()}});
+      return 1;
+    }
+    sleep_interruptibly(controller.next_delay());
+  }
+  log(LogLevel::Info, "stopped", {});
+  return 0;
+}

@@ -1,0 +1,57 @@
+// What the controller remembers (in SQLite) beyond what Slurm holds.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace autoresume {
+
+enum class JobPhase {
+  Running,         // watched: running (or pending for the first time) on healthy nodes
+  Signalled,       // a failed node under it; the checkpoint signal was sent, waiting out the grace period
+  Requeueing,      // requeue requested until Slurm's restart count shows it happened
+  WaitingPending,  // requeued; waiting for it to be PENDING (no longer COMPLETING) to start it
+  Held,            // PENDING and held: not enough healthy capacity for it
+  Starting,        // StartTime=now sent; waiting for RUNNING
+  Exhausted,       // budget spent: left held, with a reason in AdminComment
+  NotResumed,      // ended by itself with the no-resume exit code, or cannot be requeued
+  Finished,        // ended normally; no longer watched
+};
+
+const char* to_string(JobPhase p);
+bool parse_job_phase(const std::string& s, JobPhase& out);
+bool is_terminal(JobPhase p);
+
+struct JobRecord {
+  uint32_t job_id = 0;
+  unsigned max_attempts = 0;
+  unsigned attempts = 0;       // resumes after infrastructure failures so far
+  JobPhase phase = JobPhase::Running;
+  uint32_t restart_seen = 0;   // Slurm's restart count when we last accounted for it
+  std::vector<std::string> nodes;  // nodes of its latest run
+  std::string failed_node;     // the node whose failure interrupted it (latest)
+  double failure_at = 0;       // when that failure was seen (unix seconds)
+  double phase_since = 0;
+  double signal_at = 0;
+};
+
+struct ActionRow {
+  int64_t id = 0;
+  double at = 0;
+  std::string kind;    // drain, requeue, hold, release, start_now, signal, admin_comment
+  std::string target;  // node name or job id
+  std::string detail;
+  std::string state;   // intended, done, failed
+  std::string error;
+};
+
+struct EventRow {
+  int64_t id = 0;
+  double at = 0;
+  std::string kind;
+  std::string subject;
+  std::string detail;
+};
+
+}  // namespace autoresume

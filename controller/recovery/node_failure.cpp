@@ -1,0 +1,49 @@
+#include "recovery/node_failure.hpp"
+
+#include <array>
+#include <string_view>
+
+namespace autoresume {
+namespace {
+
+bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+
+// Reasons slurmctld writes itself (node_mgr.c, job_mgr.c, ping_nodes.c). Anything else on a DOWN/FAIL node came
+// from a person (or another tool) and is theirs.
+bool is_slurm_reason(const std::string& r) {
+  static constexpr std::array<std::string_view, 8> kSlurmReasons = {
+      "Not responding", "Kill task failed", "Node unexpectedly rebooted", "Prolog error", "Epilog error",
+      "batch job complete failure", "NO NETWORK ADDRESS FOUND", "Job credential expired"};
+  if (r.empty()) return true;
+  for (auto s : kSlurmReasons)
+    if (starts_with(r, s)) return true;
+  return false;
+}
+
+}  // namespace
+
+std::optional<NodeFailure> classify_node(const Node& n) {
+  bool alive = !n.down() && !n.not_responding;
+  if (starts_with(n.reason, kReasonPrefix)) {
+    std::string cause = n.reason.substr(std::string_view(kReasonPrefix).size());
+    if (!cause.empty() && cause[0] == ' ') cause.erase(0, 1);
+    return NodeFailure{FailureSource::AutoResume, cause, alive};
+  }
+  if (n.reason == kActionReplace || n.reason == kActionReboot)
+    return NodeFailure{FailureSource::AdminAction, "admin " + n.reason, alive};
+  // NOT_RESPONDING alone is a suspect (see is_suspect), not yet a failure; a person's reason is theirs.
+  if (!(n.down() || n.fail) || !is_slurm_reason(n.reason)) return std::nullopt;
+  bool silent = n.reason.empty() || n.reason == "Not responding";
+  return NodeFailure{FailureSource::Slurm, silent ? "slurmd not responding" : "slurm: " + n.reason, alive};
+}
+
+bool is_suspect(const Node& n) { return n.not_responding && !n.down() && is_slurm_reason(n.reason); }
+
+std::string drain_reason(const NodeFailure& f) { return std::string(kReasonPrefix) + " " + f.cause; }
+
+bool needs_drain(const Node& n, const NodeFailure& f) {
+  if (f.source != FailureSource::Slurm) return false;  // already ours, or the admin's own words: keep them
+  return !n.drain;
+}
+
+}  // namespace autoresume

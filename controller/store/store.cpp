@@ -1,0 +1,199 @@
+#include "store/store.hpp"
+
+#include <chrono>
+#include <sstream>
+#include <stdexcept>
+
+namespace autoresume {
+namespace {
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS jobs (
+  job_id INTEGER PRIMARY KEY, max_attempts INTEGER NOT NULL, attempts INTEGER NOT NULL, phase TEXT NOT NULL,
+  restart_seen INTEGER NOT NULL, nodes TEXT NOT NULL, failed_node TEXT NOT NULL, failure_at REAL NOT NULL,
+  phase_since REAL NOT NULL, signal_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS actions (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, kind TEXT NOT NULL, target TEXT NOT NULL,
+  detail TEXT NOT NULL, state TEXT NOT NULL, finished_at REAL, error TEXT NOT NULL DEFAULT '');
+CREATE TABLE IF NOT EXISTS events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, kind TEXT NOT NULL, subject TEXT NOT NULL,
+  detail TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS node_failures (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, node TEXT NOT NULL, cause TEXT NOT NULL, reason TEXT NOT NULL,
+  at REAL NOT NULL, cleared_at REAL);
+)sql";
+
+// A prepared statement with positional binds; throws on SQLite errors (a broken state database is fatal).
+class Statement {
+ public:
+  Statement(sqlite3* db, const char* sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql, -1, &st_, nullptr) != SQLITE_OK) fail("prepare");
+  }
+  ~Statement() { sqlite3_finalize(st_); }
+  Statement& bind(int i, int64_t v) { return check(sqlite3_bind_int64(st_, i, v)); }
+  Statement& bind(int i, double v) { return check(sqlite3_bind_double(st_, i, v)); }
+  Statement& bind(int i, const std::string& v) {
+    return check(sqlite3_bind_text(st_, i, v.c_str(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
+  }
+  bool step() {
+    int rc = sqlite3_step(st_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc != SQLITE_DONE) fail("step");
+    return false;
+  }
+  int64_t integer(int col) { return sqlite3_column_int64(st_, col); }
+  double real(int col) { return sqlite3_column_double(st_, col); }
+  std::string text(int col) {
+    auto p = sqlite3_column_text(st_, col);
+    return p ? reinterpret_cast<const char*>(p) : "";
+  }
+
+ private:
+  Statement& check(int rc) {
+    if (rc != SQLITE_OK) fail("bind");
+    return *this;
+  }
+  [[noreturn]] void fail(const char* what) {
+    throw std::runtime_error(std::string("sqlite ") + what + ": " + sqlite3_errmsg(db_));
+  }
+  sqlite3* db_;
+  sqlite3_stmt* st_ = nullptr;
+};
+
+std::string join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
+  return out;
+}
+
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  for (std::string item; std::getline(in, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+}  // namespace
+
+double unix_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    return Error{0, path + ": cannot open the state database: " + msg};
+  }
+  std::unique_ptr<Store> store(new Store(db));
+  try {
+    store->exec("PRAGMA journal_mode=WAL");
+    store->exec("PRAGMA synchronous=FULL");  // a journaled intent must be on disk before the action is sent
+    store->exec("PRAGMA busy_timeout=5000");
+    store->exec(kSchema);
+  } catch (const std::exception& e) {
+    return Error{0, path + ": " + e.what()};
+  }
+  return store;
+}
+
+Store::~Store() { sqlite3_close(db_); }
+
+void Store::exec(const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "unknown error";
+    sqlite3_free(err);
+    throw std::runtime_error("sqlite: " + msg);
+  }
+}
+
+std::map<uint32_t, JobRecord> Store::load_jobs() {
+  std::map<uint32_t, JobRecord> out;
+  Statement st(db_,
+               "SELECT job_id, max_attempts, attempts, phase, restart_seen, nodes, failed_node, failure_at, "
+               "phase_since, signal_at FROM jobs");
+  while (st.step()) {
+    JobRecord r;
+    r.job_id = static_cast<uint32_t>(st.integer(0));
+    r.max_attempts = static_cast<unsigned>(st.integer(1));
+    r.attempts = static_cast<unsigned>(st.integer(2));
+    if (!parse_job_phase(st.text(3), r.phase)) r.phase = JobPhase::Running;
+    r.restart_seen = static_cast<uint32_t>(st.integer(4));
+    r.nodes = split(st.text(5));
+    r.failed_node = st.text(6);
+    r.failure_at = st.real(7);
+    r.phase_since = st.real(8);
+    r.signal_at = st.real(9);
+    out[r.job_id] = r;
+  }
+  return out;
+}
+
+void Store::save_job(const JobRecord& r) {
+  Statement st(db_,
+               "INSERT OR REPLACE INTO jobs (job_id, max_attempts, attempts, phase, restart_seen, nodes, failed_node, "
+               "failure_at, phase_since, signal_at) VALUES (?,?,?,?,?,?,?,?,?,?)");
+  st.bind(1, int64_t{r.job_id}).bind(2, int64_t{r.max_attempts}).bind(3, int64_t{r.attempts});
+  st.bind(4, std::string(to_string(r.phase))).bind(5, int64_t{r.restart_seen}).bind(6, join(r.nodes));
+  st.bind(7, r.failed_node).bind(8, r.failure_at).bind(9, r.phase_since).bind(10, r.signal_at);
+  st.step();
+}
+
+int64_t Store::begin_action(const std::string& kind, const std::string& target, const std::string& detail) {
+  Statement st(db_, "INSERT INTO actions (at, kind, target, detail, state) VALUES (?,?,?,?,'intended')");
+  st.bind(1, unix_now()).bind(2, kind).bind(3, target).bind(4, detail);
+  st.step();
+  return sqlite3_last_insert_rowid(db_);
+}
+
+void Store::finish_action(int64_t id, bool ok, const std::string& error) {
+  Statement st(db_, "UPDATE actions SET state=?, finished_at=?, error=? WHERE id=?");
+  st.bind(1, std::string(ok ? "done" : "failed")).bind(2, unix_now()).bind(3, error).bind(4, id);
+  st.step();
+}
+
+std::vector<ActionRow> Store::actions(const std::string& state) {
+  std::vector<ActionRow> out;
+  Statement st(db_, "SELECT id, at, kind, target, detail, state, error FROM actions WHERE ?='' OR state=? ORDER BY id");
+  st.bind(1, state).bind(2, state);
+  while (st.step())
+    out.push_back({st.integer(0), st.real(1), st.text(2), st.text(3), st.text(4), st.text(5), st.text(6)});
+  return out;
+}
+
+void Store::add_event(const std::string& kind, const std::string& subject, const std::string& detail) {
+  Statement st(db_, "INSERT INTO events (at, kind, subject, detail) VALUES (?,?,?,?)");
+  st.bind(1, unix_now()).bind(2, kind).bind(3, subject).bind(4, detail);
+  st.step();
+}
+
+std::vector<EventRow> Store::events(int64_t since_id) {
+  std::vector<EventRow> out;
+  Statement st(db_, "SELECT id, at, kind, subject, detail FROM events WHERE id > ? ORDER BY id");
+  st.bind(1, since_id);
+  while (st.step()) out.push_back({st.integer(0), st.real(1), st.text(2), st.text(3), st.text(4)});
+  return out;
+}
+
+void Store::record_node_failure(const std::string& node, const std::string& cause, const std::string& reason) {
+  Statement st(db_, "INSERT INTO node_failures (node, cause, reason, at) VALUES (?,?,?,?)");
+  st.bind(1, node).bind(2, cause).bind(3, reason).bind(4, unix_now());
+  st.step();
+}
+
+bool Store::node_failure_open(const std::string& node) {
+  Statement st(db_, "SELECT 1 FROM node_failures WHERE node=? AND cleared_at IS NULL LIMIT 1");
+  st.bind(1, node);
+  return st.step();
+}
+
+void Store::clear_node_failure(const std::string& node) {
+  Statement st(db_, "UPDATE node_failures SET cleared_at=? WHERE node=? AND cleared_at IS NULL");
+  st.bind(1, unix_now()).bind(2, node);
+  st.step();
+}
+
+}  // namespace autoresume

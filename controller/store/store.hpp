@@ -1,0 +1,48 @@
+// The controller's durable memory: SQLite in WAL mode under StateDir. Actions are journaled before they are sent
+// to Slurm (state "intended") and completed after ("done"/"failed"); job records carry each auto-resume job's
+// budget and phase; events and node failures are the history users read.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "autoresume/result.hpp"
+#include "model/records.hpp"
+
+namespace autoresume {
+
+class Store {
+ public:
+  // Opens (creating if needed) the database at `path`; ":memory:" for tests.
+  static Result<std::unique_ptr<Store>> open(const std::string& path);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  std::map<uint32_t, JobRecord> load_jobs();
+  void save_job(const JobRecord& job);
+
+  int64_t begin_action(const std::string& kind, const std::string& target, const std::string& detail);
+  void finish_action(int64_t id, bool ok, const std::string& error = "");
+  std::vector<ActionRow> actions(const std::string& state = "");  // all, or only those in `state`
+
+  void add_event(const std::string& kind, const std::string& subject, const std::string& detail);
+  std::vector<EventRow> events(int64_t since_id = 0);
+
+  void record_node_failure(const std::string& node, const std::string& cause, const std::string& reason);
+  bool node_failure_open(const std::string& node);
+  void clear_node_failure(const std::string& node);
+
+ private:
+  explicit Store(sqlite3* db) : db_(db) {}
+  void exec(const char* sql);
+  sqlite3* db_;
+};
+
+double unix_now();
+
+}  // namespace autoresume
