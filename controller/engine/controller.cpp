@@ -164,7 +164,14 @@ void Controller::handle_jobs() {
   }
 }
 
+// Steps that send nothing to Slurm (a requeue observed, ...) are followed at once by the next decision on the
+// same snapshot; a step that acts ends the job's turn: its effect is read back on the next tick.
 void Controller::step_job(JobRecord& r, const std::optional<Job>& job, std::map<std::string, int>& free_nodes) {
+  for (int i = 0; i < 4 && step_job_once(r, job, free_nodes); ++i) {
+  }
+}
+
+bool Controller::step_job_once(JobRecord& r, const std::optional<Job>& job, std::map<std::string, int>& free_nodes) {
   JobContext ctx{&failed_, false, unix_now(), &config_};
   if (job) {
     int need = static_cast<int>(std::max<uint32_t>(job->num_nodes, 1));
@@ -174,8 +181,9 @@ void Controller::step_job(JobRecord& r, const std::optional<Job>& job, std::map<
   JobRecord before = r;
   if (!transition_allowed(r.phase, d.phase)) {
     log(LogLevel::Error, "transition_refused", {{"job", id(r.job_id)}, {"from", to_string(r.phase)}, {"to", to_string(d.phase)}});
-    return;
+    return false;
   }
+  bool acted = false;
   if (job && job->state == JobState::Running) r.nodes = job->nodes;
   if (!d.failed_node.empty()) {
     r.failed_node = d.failed_node;
@@ -183,10 +191,11 @@ void Controller::step_job(JobRecord& r, const std::optional<Job>& job, std::map<
   }
   if (d.action != JobAction::None && job) {
     Status s = run_action(d.action, r, *job);
+    acted = true;
     if (!s) {
       // Slurm's refusal of a requeue (not a batch job, requeue disabled) is final; anything else is retried.
-      bool refused = s.error().code != 0 && (d.action == JobAction::Requeue || d.action == JobAction::RequeueHold);
-      if (!refused) return;
+      bool refused = s.error().refusal && (d.action == JobAction::Requeue || d.action == JobAction::RequeueHold);
+      if (!refused) return false;
       d = JobDecision{};
       d.phase = JobPhase::NotResumed;
       d.why = "Slurm refused the requeue: " + s.error().message;
@@ -215,9 +224,10 @@ void Controller::step_job(JobRecord& r, const std::optional<Job>& job, std::map<
     log(d.event == "job_resumed" ? LogLevel::Info : LogLevel::Warning, d.event, {{"job", id(r.job_id)}, {"detail", detail}});
     if (d.event == "budget_exhausted" && job) record_exhausted(r, *job);
   }
-  if (r.phase != before.phase || r.attempts != before.attempts || r.restart_seen != before.restart_seen ||
-      r.nodes != before.nodes || r.signal_at != before.signal_at || r.failure_at != before.failure_at)
-    store_.save_job(r);
+  bool changed = r.phase != before.phase || r.attempts != before.attempts || r.restart_seen != before.restart_seen ||
+                 r.nodes != before.nodes || r.signal_at != before.signal_at || r.failure_at != before.failure_at;
+  if (changed) store_.save_job(r);
+  return !acted && r.phase != before.phase && !is_terminal(r.phase);
 }
 
 Status Controller::run_action(JobAction action, JobRecord& r, const Job& job) {

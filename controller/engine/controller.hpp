@@ -42,6 +42,7 @@ class Controller {
   void handle_jobs();
   void adopt_new_jobs();
   void step_job(JobRecord& record, const std::optional<Job>& job, std::map<std::string, int>& free_nodes);
+  bool step_job_once(JobRecord& record, const std::optional<Job>& job, std::map<std::string, int>& free_nodes);
   Status run_action(JobAction action, JobRecord& record, const Job& job);
   void record_exhausted(const JobRecord& record, const Job& job);
   Status act(const std::string& kind, const std::string& target, const std::string& detail,

@@ -8,7 +8,6 @@ namespace autoresume {
 
 constexpr int kInvalidNode = ESLURM_INVALID_NODE_NAME;
 constexpr int kInvalidJob = ESLURM_INVALID_JOB_ID;
-constexpr int kNotRunning = ESLURM_JOB_NOT_RUNNING;
 constexpr int kControllerDown = SLURMCTLD_COMMUNICATIONS_CONNECTION_ERROR;
 
 std::optional<Error> FakeSlurm::take_failure() {
@@ -104,8 +103,11 @@ Status FakeSlurm::requeue_job(uint32_t id, bool hold) {
   auto j = job(id);
   if (!j) return j.error();
   Job& jb = *j.value();
-  if (!jb.batch || !jb.requeue_allowed || (jb.state != JobState::Running && jb.state != JobState::Suspended))
-    return Error{kNotRunning, "Job is no longer pending execution or not requeue-able"};
+  // What slurmctld refuses (job_mgr.c): pending jobs, non-batch jobs, jobs with requeue disabled. A finished
+  // batch job can be requeued.
+  if (jb.state == JobState::Pending) return Error{ESLURM_JOB_PENDING, "Job is pending execution"};
+  if (!jb.batch) return Error{ESLURM_BATCH_ONLY, "Only batch jobs are accepted or processed", true};
+  if (!jb.requeue_allowed) return Error{ESLURM_DISABLED, "Requested operation is presently disabled", true};
   calls.push_back("requeue " + std::to_string(id) + (hold ? " hold" : ""));
   jb.state = JobState::Pending;
   jb.restart_count += 1;

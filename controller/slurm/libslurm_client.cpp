@@ -217,7 +217,14 @@ Status LibSlurmClient::resume_node(const std::string& node) {
 }
 
 Status LibSlurmClient::requeue_job(uint32_t job_id, bool hold) {
-  return status_of(slurm_requeue(job_id, hold ? JOB_REQUEUE_HOLD : 0), "slurm_requeue");
+  Status s = status_of(slurm_requeue(job_id, hold ? JOB_REQUEUE_HOLD : 0), "slurm_requeue");
+  // Not a batch job, or requeue disabled for it: no retry will change Slurm's mind.
+  if (!s && (s.error().code == ESLURM_BATCH_ONLY || s.error().code == ESLURM_DISABLED)) {
+    Error e = s.error();
+    e.refusal = true;
+    return e;
+  }
+  return s;
 }
 
 Status LibSlurmClient::hold_job(uint32_t job_id) {

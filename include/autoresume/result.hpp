@@ -10,6 +10,7 @@ namespace autoresume {
 struct Error {
   int code = 0;  // a Slurm errno where there is one, else 0
   std::string message;
+  bool refusal = false;  // the other side answered no as a matter of policy: retrying will not change it
 };
 
 template <typename T>

@@ -90,6 +90,14 @@ void DevCluster::devcluster(const std::string& subcommand) const {
   REQUIRE(r.rc == 0);
 }
 
+void DevCluster::start_controller(const std::vector<std::string>& conf, const std::string& env) const {
+  std::string cmd = env + " " + source_dir() + "/scripts/devcluster start-controller --dir " + dir_;
+  for (const auto& line : conf) cmd += " --controller-conf '" + line + "'";
+  auto r = run("AUTORESUMED=" + binary_dir() + "/controller/autoresumed " + cmd);
+  INFO(cmd << "\n" << r.out);
+  REQUIRE(r.rc == 0);
+}
+
 std::vector<int> DevCluster::pids() const {
   auto r = run(source_dir() + "/scripts/devcluster pids --dir " + dir_);
   std::vector<int> out;

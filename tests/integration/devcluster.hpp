@@ -19,6 +19,7 @@ struct CommandResult {
 
 // Runs `sh -c command`, output captured.
 CommandResult run(const std::string& command);
+std::string read_file(const std::string& path);
 
 std::string source_dir();
 std::string binary_dir();
@@ -62,6 +63,10 @@ class DevCluster {
   void kill_node(const std::string& node) const { devcluster("kill-node " + node); }
   void start_node(const std::string& node) const { devcluster("start-node " + node); }
   std::vector<int> pids() const;
+  // autoresumed for this cluster, with extra config lines; `env` is prefixed to the command (VAR=value ...).
+  void start_controller(const std::vector<std::string>& conf = {}, const std::string& env = "") const;
+  std::string controller_db() const { return dir_ + "/autoresume/autoresume.db"; }
+  std::string controller_log() const { return read_file(dir_ + "/log/autoresumed.log"); }
 
   // libslurm view of this cluster. Only one cluster per process may use it (libslurm's config is global).
   LibSlurmClient& slurm();

@@ -1,0 +1,239 @@
+// autoresumed on a real cluster with the real plugin: node failures, admin reasons, budgets, crashes.
+#include <catch2/catch.hpp>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include "autoresume/intent.hpp"
+#include "devcluster.hpp"
+#include "store/store.hpp"
+
+using namespace autoresume;
+using namespace autoresume::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct ResumeCluster {
+  DevCluster c;
+  explicit ResumeCluster(const std::string& name, const std::vector<std::string>& controller_conf = {},
+                         const std::string& controller_env = "")
+      : c(name, options(name)) {
+    c.start_controller(controller_conf, controller_env);
+  }
+  static ClusterOptions options(const std::string& name) {
+    ClusterOptions o;
+    o.plugstack = plugstack_with_plugin(name);
+    return o;
+  }
+  // The example step counter on two nodes; its checkpoint and step log in the work dir.
+  uint32_t submit_counter(const std::string& flags, int steps = 30) {
+    return c.sbatch_as(as_user("env STEP_COUNTER=" + source_dir() + "/examples/step_counter.py STEPS=" +
+                               std::to_string(steps) + " STEP_SECONDS=0.4 sbatch --parsable -o counter.out " + flags +
+                               " " + source_dir() + "/examples/step_counter.sbatch " + c.work_dir()));
+  }
+  std::string steps_log() { return read_file(c.work_dir() + "/steps.log"); }
+  int checkpoint() {
+    std::smatch m;
+    std::string s = read_file(c.work_dir() + "/counter.ckpt");
+    return std::regex_search(s, m, std::regex("\"step\": ([0-9]+)")) ? std::stoi(m[1]) : 0;
+  }
+  void wait_running(uint32_t id) {
+    REQUIRE(wait_until(30s, [&] { return c.job(id).state == JobState::Running; }));
+  }
+  std::vector<ActionRow> actions(const std::string& kind) {
+    auto store = Store::open(c.controller_db());
+    REQUIRE(store.ok());
+    std::vector<ActionRow> out;
+    for (auto& a : store.value()->actions())
+      if (a.kind == kind) out.push_back(a);
+    return out;
+  }
+  std::vector<EventRow> events(const std::string& kind) {
+    auto store = Store::open(c.controller_db());
+    REQUIRE(store.ok());
+    std::vector<EventRow> out;
+    for (auto& e : store.value()->events())
+      if (e.kind == kind) out.push_back(e);
+    return out;
+  }
+  void admin(const std::string& node, const std::string& state, const std::string& reason) {
+    auto r = c.sh("scontrol update nodename=" + node + " state=" + state + " reason='" + reason + "'");
+    INFO(r.out);
+    REQUIRE(r.rc == 0);
+  }
+};
+
+// The job's own account of where attempt 1 resumed ("attempt=1 resuming from step N").
+int resumed_from(const std::string& out) {
+  std::smatch m;
+  INFO(out);
+  REQUIRE(std::regex_search(out, m, std::regex("attempt=1 resuming from step ([0-9]+)")));
+  return std::stoi(m[1]);
+}
+
+// Every step is in the log; steps up to the checkpoint attempt 1 resumed from were done by attempt 0 only, every
+// later step by attempt 1 (and, if it ran before the failure but after the checkpoint, by attempt 0 too): nothing
+// before the checkpoint was redone, nothing after it was lost.
+void check_steps_resumed_once(const std::string& log, const std::string& out, int steps) {
+  int from = resumed_from(out);
+  INFO(log << "\nresumed from step " << from);
+  CHECK(from > 0);
+  std::map<int, std::multiset<int>> attempts_of;
+  std::regex line("step ([0-9]+) attempt ([0-9]+)");
+  for (std::sregex_iterator it(log.begin(), log.end(), line), end; it != end; ++it)
+    attempts_of[std::stoi((*it)[1])].insert(std::stoi((*it)[2]));
+  REQUIRE(static_cast<int>(attempts_of.size()) == steps);
+  for (auto& [step, attempts] : attempts_of) {
+    INFO("step " << step);
+    if (step <= from) CHECK(attempts == std::multiset<int>{0});
+    else CHECK(attempts.count(1) == 1);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("(a) a node of a 2-node auto-resume job dies: it runs again on healthy nodes from its checkpoint",
+          "[controller]") {
+  ResumeCluster rc("ctl-resume");
+  uint32_t id = rc.submit_counter("--auto-resume=1");
+  rc.wait_running(id);
+  REQUIRE(wait_until(30s, [&] { return rc.checkpoint() >= 8; }));
+  std::vector<std::string> first_nodes = rc.c.job(id).nodes;
+  rc.c.kill_node(first_nodes.back());
+  // Slurm alone would wait SlurmdTimeout + 121 s of BeginTime; well under a minute means the controller acted.
+  REQUIRE(wait_until(60s, [&] {
+    Job j = rc.c.job(id);
+    return j.state == JobState::Running && j.restart_count == 1;
+  }));
+  Job again = rc.c.job(id);
+  CHECK(std::count(again.nodes.begin(), again.nodes.end(), first_nodes.back()) == 0);
+  REQUIRE(wait_until(60s, [&] { return rc.c.job(id).state == JobState::Completed; }));
+  std::string out = read_file(rc.c.work_dir() + "/counter.out");
+  INFO(out);
+  CHECK(out.find("attempt=1 resuming from step") != std::string::npos);
+  CHECK(out.find("attempt=1 done: 30 steps") != std::string::npos);
+  check_steps_resumed_once(rc.steps_log(), read_file(rc.c.work_dir() + "/counter.out"), 30);
+  CHECK(rc.actions("start_now").size() == 1);
+  CHECK(rc.events("job_resumed").size() == 1);
+}
+
+TEST_CASE("(b) the same job without auto-resume is left to Slurm", "[controller]") {
+  ResumeCluster rc("ctl-noflag");
+  uint32_t id = rc.submit_counter("--auto-resume=0");  // overrides the script's #SBATCH --auto-resume=1
+  REQUIRE(rc.c.job(id).admin_comment.empty());
+  rc.wait_running(id);
+  rc.c.kill_node(rc.c.job(id).nodes.back());
+  REQUIRE(wait_until(60s, [&] {
+    Job j = rc.c.job(id);
+    return j.state == JobState::Pending && j.restart_count == 1 && !j.completing;
+  }));
+  std::this_thread::sleep_for(3s);
+  Job j = rc.c.job(id);
+  CHECK(j.state == JobState::Pending);
+  CHECK(j.begin_time > std::time(nullptr) + 60);  // Slurm's requeue delay, untouched
+  for (const char* kind : {"requeue", "start_now", "hold", "release"}) CHECK(rc.actions(kind).empty());
+}
+
+TEST_CASE("(c) an admin drain with another reason under an auto-resume job: job and node untouched",
+          "[controller]") {
+  ResumeCluster rc("ctl-admin");
+  uint32_t id = rc.submit_counter("--auto-resume=1", 20);
+  rc.wait_running(id);
+  std::string node = rc.c.job(id).nodes.back();
+  rc.admin(node, "drain", "maintenance: new PSU");
+  std::this_thread::sleep_for(4s);
+  Job j = rc.c.job(id);
+  CHECK(j.state == JobState::Running);
+  CHECK(j.restart_count == 0);
+  CHECK(rc.c.node(node).reason == "maintenance: new PSU");
+  CHECK(rc.actions("drain").empty());
+  CHECK(rc.actions("requeue").empty());
+}
+
+TEST_CASE("(d) Action:Replace by an admin under an auto-resume job: requeued and running elsewhere",
+          "[controller]") {
+  ResumeCluster rc("ctl-replace");
+  uint32_t id = rc.submit_counter("--auto-resume=1");
+  rc.wait_running(id);
+  REQUIRE(wait_until(30s, [&] { return rc.checkpoint() >= 4; }));
+  std::string node = rc.c.job(id).nodes.back();
+  rc.admin(node, "fail", "Action:Replace");
+  REQUIRE(wait_until(30s, [&] {
+    Job j = rc.c.job(id);
+    return j.state == JobState::Running && j.restart_count == 1;
+  }));
+  auto nodes = rc.c.job(id).nodes;
+  CHECK(std::count(nodes.begin(), nodes.end(), node) == 0);
+  CHECK(rc.c.node(node).reason == "Action:Replace");
+  REQUIRE(wait_until(60s, [&] { return rc.c.job(id).state == JobState::Completed; }));
+  check_steps_resumed_once(rc.steps_log(), read_file(rc.c.work_dir() + "/counter.out"), 30);
+  CHECK(rc.actions("requeue").size() == 1);
+}
+
+TEST_CASE("(e) a budget of 1 and two failures: the second leaves the job held, with the reason", "[controller]") {
+  ResumeCluster rc("ctl-budget");
+  uint32_t id = rc.submit_counter("--auto-resume-max-attempts=1", 60);
+  rc.wait_running(id);
+  rc.admin(rc.c.job(id).nodes.back(), "fail", "Action:Replace");
+  REQUIRE(wait_until(30s, [&] {
+    Job j = rc.c.job(id);
+    return j.state == JobState::Running && j.restart_count == 1;
+  }));
+  rc.admin(rc.c.job(id).nodes.back(), "fail", "Action:Replace");
+  REQUIRE(wait_until(30s, [&] {
+    Job j = rc.c.job(id);
+    return j.state == JobState::Pending && j.held;
+  }));
+  std::this_thread::sleep_for(2s);
+  Job j = rc.c.job(id);
+  CHECK(j.state == JobState::Pending);
+  CHECK(j.held);
+  CHECK(j.admin_comment.find("autoresume_gaveup=budget_1/1") != std::string::npos);
+  CHECK(rc.events("budget_exhausted").size() == 1);
+  CHECK(rc.c.controller_log().find("event=budget_exhausted job=" + std::to_string(id)) != std::string::npos);
+}
+
+TEST_CASE("(f) a job that exits by itself is not resumed, nor one that exits 93 after the checkpoint signal",
+          "[controller]") {
+  ResumeCluster rc("ctl-exit", {"SignalBeforeRequeue=USR1", "RequeueGracePeriod=30s"});
+  uint32_t failing = rc.c.sbatch_as(as_user("sbatch --parsable -o /dev/null --auto-resume=1 --wrap 'sleep 2; exit 93'"));
+  uint32_t handler = rc.c.sbatch_as(as_user(
+      "sbatch --parsable -o /dev/null -N2 --auto-resume=1 --wrap 'trap \"exit 93\" USR1; sleep 120 & wait'"));
+  REQUIRE(wait_until(30s, [&] { return rc.c.job(failing).state == JobState::Failed; }));
+  rc.wait_running(handler);
+  rc.admin(rc.c.job(handler).nodes.back(), "fail", "Action:Replace");
+  REQUIRE(wait_until(30s, [&] { return !rc.c.job(handler).active() && !rc.c.job(handler).completing; }));
+  std::this_thread::sleep_for(3s);
+  for (uint32_t id : {failing, handler}) {
+    Job j = rc.c.job(id);
+    INFO("job " << id);
+    CHECK_FALSE(j.active());
+    CHECK(j.restart_count == 0);
+  }
+  CHECK(rc.actions("signal").size() == 1);
+  CHECK(rc.actions("requeue").empty());
+  CHECK(rc.events("not_resumed").size() == 1);
+}
+
+TEST_CASE("(g) the controller SIGKILLed right after it requeued a job, and restarted: exactly one requeue",
+          "[controller]") {
+  ResumeCluster rc("ctl-crash", {}, "AUTORESUME_CRASH_AFTER=requeue");
+  uint32_t id = rc.submit_counter("--auto-resume=1");
+  rc.wait_running(id);
+  REQUIRE(wait_until(30s, [&] { return rc.checkpoint() >= 4; }));
+  rc.admin(rc.c.job(id).nodes.back(), "fail", "Action:Replace");
+  REQUIRE(wait_until(30s, [&] { return rc.c.controller_log().find("event=crash_hook after=requeue") != std::string::npos; }));
+  REQUIRE(wait_until(10s, [&] { return rc.c.sh(source_dir() + "/scripts/devcluster status --dir " + rc.c.dir()).out.find("autoresumed    not running") != std::string::npos; }));
+  auto interrupted = rc.actions("requeue");
+  REQUIRE(interrupted.size() == 1);
+  CHECK(interrupted[0].state == "intended");
+
+  rc.c.start_controller();
+  REQUIRE(wait_until(60s, [&] { return rc.c.job(id).state == JobState::Completed; }));
+  CHECK(rc.c.job(id).restart_count == 1);
+  auto requeues = rc.actions("requeue");
+  REQUIRE(requeues.size() == 1);
+  CHECK(requeues[0].error.find("interrupted") != std::string::npos);
+  check_steps_resumed_once(rc.steps_log(), read_file(rc.c.work_dir() + "/counter.out"), 30);
+}

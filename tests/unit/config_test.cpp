@@ -1,0 +1,59 @@
+#include <catch2/catch.hpp>
+
+#include "config/config.hpp"
+
+using namespace autoresume;
+using namespace std::chrono_literals;
+
+TEST_CASE("an empty configuration gives the documented defaults", "[config]") {
+  auto c = parse_config("", "x.conf");
+  REQUIRE(c.ok());
+  CHECK(c->poll_interval == 1000ms);
+  CHECK(c->state_dir == "/var/lib/autoresume");
+  CHECK(c->no_resume_exit_code == 93);
+  CHECK(c->signal_before_requeue == 0);
+  CHECK(c->requeue_grace == 30s);
+  CHECK(c->log_level == LogLevel::Info);
+}
+
+TEST_CASE("every key is read, with comments and spaces", "[config]") {
+  auto c = parse_config(
+      "# comment\n PollInterval = 250ms\nStateDir=/srv/ar # trailing\nNoResumeExitCode=42\n"
+      "SignalBeforeRequeue=USR1\nRequeueGracePeriod=2m\nPendingTimeout=10\nLogLevel=debug\n",
+      "x.conf");
+  REQUIRE(c.ok());
+  CHECK(c->poll_interval == 250ms);
+  CHECK(c->state_dir == "/srv/ar");
+  CHECK(c->no_resume_exit_code == 42);
+  CHECK(c->signal_before_requeue == SIGUSR1);
+  CHECK(c->requeue_grace == 120s);
+  CHECK(c->pending_timeout == 10s);
+  CHECK(c->log_level == LogLevel::Debug);
+}
+
+TEST_CASE("a bad line stops with file, line and reason", "[config]") {
+  auto unknown = parse_config("PollInterval=1s\n\nReplacprogram=/bin/x\n", "/etc/slurm/autoresume.conf");
+  REQUIRE_FALSE(unknown.ok());
+  CHECK(unknown.error().message.rfind("/etc/slurm/autoresume.conf:3: unknown key \"Replacprogram\" (known: ", 0) == 0);
+
+  struct Case { const char* text; const char* message; };
+  for (auto [text, message] : {
+           Case{"PollInterval=fast", "a.conf:1: PollInterval=fast: expected a duration like 30s, 500ms, 2m or 1h, got \"fast\""},
+           Case{"PollInterval=10ms", "a.conf:1: PollInterval=10ms: must be at least 100ms"},
+           Case{"StateDir=relative", "a.conf:1: StateDir=relative: expected an absolute path"},
+           Case{"NoResumeExitCode=300", "a.conf:1: NoResumeExitCode=300: expected an exit code from 0 to 255 (0: none)"},
+           Case{"SignalBeforeRequeue=KILL", "a.conf:1: SignalBeforeRequeue=KILL: expected none, USR1, USR2, TERM, INT or HUP"},
+           Case{"LogLevel=loud", "a.conf:1: LogLevel=loud: expected debug, info, warning or error"},
+           Case{"just words", "a.conf:1: expected Key=Value, got \"just words\""},
+       }) {
+    auto c = parse_config(text, "a.conf");
+    REQUIRE_FALSE(c.ok());
+    CHECK(c.error().message == message);
+  }
+}
+
+TEST_CASE("a missing configuration file is an error naming it", "[config]") {
+  auto c = load_config("/nonexistent/autoresume.conf");
+  REQUIRE_FALSE(c.ok());
+  CHECK(c.error().message == "/nonexistent/autoresume.conf: cannot read the configuration file");
+}

@@ -1,0 +1,293 @@
+// The control loop against the in-memory Slurm: which calls it makes, in which order, and what it remembers.
+#include <catch2/catch.hpp>
+
+#include "autoresume/intent.hpp"
+#include "engine/controller.hpp"
+#include "slurm/fake_slurm.hpp"
+
+using namespace autoresume;
+using Calls = std::vector<std::string>;
+
+namespace {
+
+struct World {
+  FakeSlurm slurm;
+  std::unique_ptr<Store> store = Store::open(":memory:").value();
+  Config config;
+  std::unique_ptr<Controller> ctl;
+
+  World() {
+    set_log_level(LogLevel::Error);
+    for (const char* n : {"n1", "n2", "n3", "n4"}) slurm.add_node(n);
+    restart();
+  }
+  // A new controller process on the same Slurm and the same state database.
+  void restart() {
+    ctl = std::make_unique<Controller>(slurm, *store, config);
+    ctl->recover();
+  }
+  Job& watched_job(uint32_t id, std::vector<std::string> nodes, unsigned max = 3) {
+    Job& j = slurm.add_job(id, std::move(nodes));
+    j.admin_comment = intent_token(Intent{max});
+    return j;
+  }
+  Calls tick() {
+    slurm.calls.clear();
+    ctl->tick();
+    return slurm.calls;
+  }
+  JobRecord record(uint32_t id) { return ctl->jobs().at(id); }
+  void runs_on(uint32_t id, std::vector<std::string> nodes) {
+    Job& j = slurm.jobs[id];
+    j.state = JobState::Running;
+    j.held = false;
+    j.nodes = std::move(nodes);
+    for (const auto& n : j.nodes) slurm.nodes[n].base = NodeBase::Allocated;
+  }
+  void free_nodes(std::vector<std::string> names) {
+    for (const auto& n : names) slurm.nodes[n].base = NodeBase::Idle;
+  }
+  // What slurmctld does on its own when a node stops answering: DOWN, its requeue-able jobs requeued.
+  void node_dies(const std::string& name) {
+    slurm.nodes[name].base = NodeBase::Down;
+    slurm.nodes[name].not_responding = true;
+    slurm.nodes[name].reason = "Not responding";
+    for (auto& [id, j] : slurm.jobs)
+      if (j.state == JobState::Running && std::count(j.nodes.begin(), j.nodes.end(), name)) {
+        j.state = JobState::Pending;
+        j.restart_count++;
+        j.begin_time = std::time(nullptr) + 121;
+        for (const auto& n : j.nodes)
+          if (n != name) slurm.nodes[n].base = NodeBase::Idle;
+      }
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a job without intent is never touched", "[controller]") {
+  World w;
+  w.slurm.add_job(1, {"n1", "n2"});
+  w.tick();
+  w.node_dies("n2");
+  Calls calls = w.tick();
+  CHECK(calls == Calls{"drain n2 autoresume: slurmd not responding"});  // the node, yes; the job, no
+  CHECK(w.ctl->jobs().empty());
+}
+
+TEST_CASE("Slurm requeued the job after its node died: started at once on healthy nodes", "[controller]") {
+  World w;
+  w.watched_job(1, {"n1", "n2"});
+  w.tick();
+  CHECK(w.record(1).phase == JobPhase::Running);
+  w.node_dies("n2");
+  Calls calls = w.tick();
+  CHECK(calls == Calls{"drain n2 autoresume: slurmd not responding", "start-now 1"});
+  CHECK(w.record(1).phase == JobPhase::Starting);
+  CHECK(w.record(1).attempts == 1);
+  CHECK(w.record(1).failed_node == "n2");
+  w.runs_on(1, {"n3", "n4"});
+  CHECK(w.tick().empty());
+  CHECK(w.record(1).phase == JobPhase::Running);
+  auto events = w.store->events();
+  CHECK(events.back().kind == "job_resumed");
+  CHECK(events.back().detail.find("attempt 1 of 3") != std::string::npos);
+}
+
+TEST_CASE("an alive node drained by the agent: the job is requeued, then started", "[controller]") {
+  World w;
+  w.watched_job(1, {"n1", "n2"});
+  w.tick();
+  w.slurm.nodes["n2"].drain = true;
+  w.slurm.nodes["n2"].reason = "autoresume: gpu1: xid 79";
+  CHECK(w.tick() == Calls{"requeue 1"});
+  CHECK(w.record(1).phase == JobPhase::Requeueing);
+  w.free_nodes({"n1", "n2"});
+  CHECK(w.tick() == Calls{"start-now 1"});  // requeue seen (restart count 1): pending, n1 n3 n4 free
+  CHECK(w.record(1).attempts == 1);
+  auto actions = w.store->actions();
+  REQUIRE(actions.size() == 2);
+  CHECK(actions[0].kind == "requeue");
+  CHECK(actions[0].state == "done");
+}
+
+TEST_CASE("an admin's drain or down with their own reason is left alone, job and node", "[controller]") {
+  World w;
+  w.watched_job(1, {"n1", "n2"});
+  w.tick();
+  w.slurm.nodes["n2"].drain = true;
+  w.slurm.nodes["n2"].reason = "maintenance: new PSU";
+  w.slurm.nodes["n3"].base = NodeBase::Down;
+  w.slurm.nodes["n3"].reason = "cabling";
+  CHECK(w.tick().empty());
+  CHECK(w.slurm.nodes["n2"].reason == "maintenance: new PSU");
+  CHECK(w.record(1).phase == JobPhase::Running);
+  CHECK(w.store->actions().empty());
+}
+
+TEST_CASE("Action:Replace by an admin requeues the job and the reason stays the admin's", "[controller]") {
+  World w;
+  w.watched_job(1, {"n1", "n2"});
+  w.tick();
+  w.slurm.nodes["n2"].fail = true;
+  w.slurm.nodes["n2"].reason = "Action:Replace";
+  CHECK(w.tick() == Calls{"requeue 1"});
+  CHECK(w.slurm.nodes["n2"].reason == "Action:Replace");
+}
+
+TEST_CASE("no healthy capacity: held until there is, then released and started", "[controller]") {
+  World w;
+  w.slurm.nodes.erase("n3");
+  w.slurm.nodes.erase("n4");
+  w.watched_job(1, {"n1", "n2"});
+  w.tick();
+  w.node_dies("n2");
+  CHECK(w.tick() == Calls{"drain n2 autoresume: slurmd not responding", "hold 1"});
+  CHECK(w.record(1).phase == JobPhase::Held);
+  CHECK(w.tick().empty());
+  w.slurm.add_node("n3");
+  CHECK(w.tick() == Calls{"release 1", "start-now 1"});
+}
+
+TEST_CASE("a spent budget leaves the job held, with the reason in AdminComment", "[controller]") {
+  World w;
+  w.watched_job(1, {"n1", "n2"}, 1);
+  w.tick();
+  w.node_dies("n2");
+  w.tick();
+  w.runs_on(1, {"n3", "n4"});
+  w.tick();
+  REQUIRE(w.record(1).attempts == 1);
+  w.slurm.nodes["n4"].drain = true;
+  w.slurm.nodes["n4"].reason = "autoresume: gpu0: temperature";
+  Calls calls = w.tick();
+  CHECK(calls == Calls{"requeue 1 hold", "admin-comment 1 autoresume=1:max=1 autoresume_gaveup=budget_1/1"});
+  CHECK(w.record(1).phase == JobPhase::Exhausted);
+  CHECK(w.slurm.jobs[1].held);
+  CHECK(w.store->events().back().kind == "budget_exhausted");
+  CHECK(w.tick().empty());  // terminal: nothing more
+}
+
+TEST_CASE("after the checkpoint signal: no-resume exit code, success, or other exit", "[controller]") {
+  struct Case { JobState state; uint32_t status; JobPhase phase; };
+  for (auto [state, status, phase] : {Case{JobState::Failed, 93u << 8, JobPhase::NotResumed},
+                                      Case{JobState::Completed, 0u, JobPhase::Finished},
+                                      Case{JobState::Failed, 1u << 8, JobPhase::Requeueing}}) {
+    World w;
+    w.config.signal_before_requeue = SIGUSR1;
+    w.watched_job(1, {"n1", "n2"});
+    w.tick();
+    w.slurm.nodes["n2"].fail = true;
+    w.slurm.nodes["n2"].reason = "Action:Replace";
+    CHECK(w.tick() == Calls{"signal 1 10"});
+    CHECK(w.record(1).phase == JobPhase::Signalled);
+    w.slurm.jobs[1].state = state;
+    w.slurm.jobs[1].exit_code = status;
+    w.tick();
+    CHECK(w.record(1).phase == phase);
+  }
+}
+
+TEST_CASE("the grace period ends in a requeue", "[controller]") {
+  World w;
+  w.config.signal_before_requeue = SIGUSR1;
+  w.config.requeue_grace = std::chrono::seconds(0);
+  w.watched_job(1, {"n1", "n2"});
+  w.tick();
+  w.slurm.nodes["n2"].reason = "autoresume: gpu0: ecc";
+  w.slurm.nodes["n2"].drain = true;
+  CHECK(w.tick() == Calls{"signal 1 10"});
+  CHECK(w.tick() == Calls{"requeue 1"});
+}
+
+TEST_CASE("slurmctld unreachable: no decision on stale data, backoff, then carry on", "[controller]") {
+  World w;
+  w.watched_job(1, {"n1", "n2"});
+  w.tick();
+  w.slurm.unreachable = true;
+  w.node_dies("n2");
+  w.tick();
+  w.tick();
+  CHECK_FALSE(w.ctl->slurm_reachable());
+  CHECK(w.ctl->next_delay() == std::chrono::milliseconds(4000));
+  CHECK(w.store->actions().empty());
+  w.slurm.unreachable = false;
+  CHECK(w.tick() == Calls{"drain n2 autoresume: slurmd not responding", "start-now 1"});
+  CHECK(w.ctl->next_delay() == std::chrono::milliseconds(1000));
+}
+
+TEST_CASE("killed right after a requeue: restarted, it does not requeue again", "[controller]") {
+  World w;
+  w.watched_job(1, {"n1", "n2"});
+  w.tick();
+  w.slurm.nodes["n2"].drain = true;
+  w.slurm.nodes["n2"].reason = "autoresume: gpu1: xid 48";
+  struct Crash {};
+  w.ctl->after_action = [](const std::string& kind) { if (kind == "requeue") throw Crash{}; };
+  CHECK_THROWS_AS(w.tick(), Crash);
+  REQUIRE(w.slurm.jobs[1].restart_count == 1);
+  REQUIRE(w.store->actions("intended").size() == 1);  // sent, never recorded as done
+
+  w.restart();
+  CHECK(w.store->actions("intended").empty());
+  CHECK(w.store->actions("failed").front().error.find("interrupted") != std::string::npos);
+  w.free_nodes({"n1"});
+  CHECK(w.tick() == Calls{"start-now 1"});
+  CHECK(w.slurm.jobs[1].restart_count == 1);
+  CHECK(w.record(1).attempts == 1);
+}
+
+TEST_CASE("killed at every later step, the job still ends resumed exactly once", "[controller]") {
+  for (const char* crash_after : {"start_now", "hold", "release"}) {
+    World w;
+    bool tight = std::string(crash_after) != "start_now";
+    if (tight) w.slurm.nodes.erase("n3"), w.slurm.nodes.erase("n4");
+    w.watched_job(1, {"n1", "n2"});
+    w.tick();
+    w.node_dies("n2");
+    std::string when = crash_after;
+    w.ctl->after_action = [when](const std::string& kind) { if (kind == when) throw 1; };
+    for (int i = 0; i < 6; ++i) {
+      try {
+        w.tick();
+      } catch (int) {
+        w.restart();
+      }
+      if (tight && i == 2) w.slurm.add_node("n3");
+    }
+    INFO("crash after " << crash_after);
+    CHECK(w.slurm.jobs[1].restart_count == 1);
+    CHECK(w.record(1).attempts == 1);
+    CHECK_FALSE(w.slurm.jobs[1].held);
+    CHECK(w.slurm.jobs[1].begin_time <= std::time(nullptr));
+  }
+}
+
+TEST_CASE("a job Slurm will not requeue is reported, not retried forever", "[controller]") {
+  World w;
+  Job& j = w.watched_job(1, {"n1", "n2"});
+  j.batch = false;  // an srun allocation: ESLURM_BATCH_ONLY
+  w.tick();
+  w.slurm.nodes["n2"].drain = true;
+  w.slurm.nodes["n2"].reason = "autoresume: gpu0: lost";
+  w.tick();
+  CHECK(w.record(1).phase == JobPhase::NotResumed);
+  CHECK(w.store->events().back().kind == "not_resumed");
+  CHECK(w.tick().empty());
+}
+
+TEST_CASE("a NOT_RESPONDING node under a watched job is probed, and set DOWN only if its slurmd is gone",
+          "[controller]") {
+  World w;
+  w.watched_job(1, {"n1", "n2"});
+  w.tick();
+  w.slurm.nodes["n2"].not_responding = true;
+  CHECK(w.tick() == Calls{"probe n2"});  // answers: a hiccup, Slurm decides
+  CHECK(w.tick().empty());               // not probed again within 5 s
+  w.slurm.nodes["n1"].not_responding = true;
+  w.slurm.dead_slurmds.insert("n1");
+  CHECK(w.tick() == Calls{"probe n1", "down n1 autoresume: slurmd not responding (probe refused)"});
+  w.slurm.nodes["n3"].not_responding = true;  // no watched job there: never probed
+  w.slurm.dead_slurmds.insert("n3");
+  CHECK(w.tick().empty());
+}

@@ -1,0 +1,71 @@
+#include <catch2/catch.hpp>
+
+#include "recovery/node_failure.hpp"
+
+using namespace autoresume;
+
+namespace {
+Node node(NodeBase base, std::string reason = "", bool drain = false, bool no_respond = false, bool fail = false) {
+  Node n;
+  n.name = "n2";
+  n.base = base;
+  n.reason = std::move(reason);
+  n.drain = drain;
+  n.not_responding = no_respond;
+  n.fail = fail;
+  return n;
+}
+}  // namespace
+
+TEST_CASE("healthy and admin-drained nodes are not failures", "[nodes]") {
+  CHECK_FALSE(classify_node(node(NodeBase::Idle)));
+  CHECK_FALSE(classify_node(node(NodeBase::Allocated)));
+  CHECK_FALSE(classify_node(node(NodeBase::Mixed, "maintenance: new PSU", true)));
+  CHECK_FALSE(classify_node(node(NodeBase::Down, "maintenance: new PSU")));       // the admin's DOWN
+  CHECK_FALSE(classify_node(node(NodeBase::Idle, "action:replace", false, false, true)));  // case-sensitive
+  CHECK_FALSE(classify_node(node(NodeBase::Idle, "Action:Replace ", false, false, true)));
+}
+
+TEST_CASE("Slurm's own verdicts are failures, and get our drain", "[nodes]") {
+  auto down = node(NodeBase::Down, "Not responding", false, true);
+  auto f = classify_node(down);
+  REQUIRE(f);
+  CHECK(f->source == FailureSource::Slurm);
+  CHECK(f->cause == "slurmd not responding");
+  CHECK_FALSE(f->alive);
+  CHECK(needs_drain(down, *f));
+  CHECK(drain_reason(*f) == "autoresume: slurmd not responding");
+  down.drain = true;
+  CHECK_FALSE(needs_drain(down, *f));
+
+  auto killfail = classify_node(node(NodeBase::Down, "Kill task failed"));
+  REQUIRE(killfail);
+  CHECK(killfail->cause == "slurm: Kill task failed");
+}
+
+TEST_CASE("autoresume and Action reasons are failures, never rewritten", "[nodes]") {
+  auto agent = node(NodeBase::Mixed, "autoresume: gpu3: xid 79", true);
+  auto f = classify_node(agent);
+  REQUIRE(f);
+  CHECK(f->source == FailureSource::AutoResume);
+  CHECK(f->cause == "gpu3: xid 79");
+  CHECK(f->alive);
+  CHECK_FALSE(needs_drain(agent, *f));
+
+  for (const char* r : {"Action:Replace", "Action:Reboot"}) {
+    auto admin = node(NodeBase::Allocated, r, false, false, true);
+    auto a = classify_node(admin);
+    REQUIRE(a);
+    CHECK(a->source == FailureSource::AdminAction);
+    CHECK(a->alive);
+    CHECK_FALSE(needs_drain(admin, *a));
+  }
+}
+
+TEST_CASE("NOT_RESPONDING before DOWN is a suspect, not a failure", "[nodes]") {
+  auto n = node(NodeBase::Allocated, "", false, true);
+  CHECK_FALSE(classify_node(n));
+  CHECK(is_suspect(n));
+  CHECK_FALSE(is_suspect(node(NodeBase::Allocated)));
+  CHECK_FALSE(is_suspect(node(NodeBase::Allocated, "maintenance", true, true)));  // an admin's node
+}
