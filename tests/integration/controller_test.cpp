@@ -41,22 +41,19 @@ struct ResumeCluster {
   void wait_running(uint32_t id) {
     REQUIRE(wait_until(30s, [&] { return c.job(id).state == JobState::Running; }));
   }
-  std::vector<ActionRow> actions(const std::string& kind) {
+  // Rows of the controller's journal (actions) or history (events) of one kind, read from its database.
+  template <typename Row>
+  std::vector<Row> rows(const std::string& kind) {
     auto store = Store::open(c.controller_db());
     REQUIRE(store.ok());
-    std::vector<ActionRow> out;
-    for (auto& a : store.value()->actions())
-      if (a.kind == kind) out.push_back(a);
+    std::vector<Row> out;
+    if constexpr (std::is_same_v<Row, ActionRow>) out = store.value()->actions();
+    else out = store.value()->events();
+    std::erase_if(out, [&](const Row& r) { return r.kind != kind; });
     return out;
   }
-  std::vector<EventRow> events(const std::string& kind) {
-    auto store = Store::open(c.controller_db());
-    REQUIRE(store.ok());
-    std::vector<EventRow> out;
-    for (auto& e : store.value()->events())
-      if (e.kind == kind) out.push_back(e);
-    return out;
-  }
+  std::vector<ActionRow> actions(const std::string& kind) { return rows<ActionRow>(kind); }
+  std::vector<EventRow> events(const std::string& kind) { return rows<EventRow>(kind); }
   void admin(const std::string& node, const std::string& state, const std::string& reason) {
     auto r = c.sh("scontrol update nodename=" + node + " state=" + state + " reason='" + reason + "'");
     INFO(r.out);
@@ -236,4 +233,24 @@ TEST_CASE("(g) the controller SIGKILLed right after it requeued a job, and resta
   REQUIRE(requeues.size() == 1);
   CHECK(requeues[0].error.find("interrupted") != std::string::npos);
   check_steps_resumed_once(rc.steps_log(), read_file(rc.c.work_dir() + "/counter.out"), 30);
+}
+
+TEST_CASE("autoresumed: the packaged config is valid, a bad line stops it at start with file and line",
+          "[controller]") {
+  std::string bin = binary_dir() + "/controller/autoresumed";
+  auto ok = run(bin + " --check-config --config " + source_dir() + "/packaging/autoresume.conf");
+  INFO(ok.out);
+  CHECK(ok.rc == 0);
+
+  std::string bad = std::string(AUTORESUME_ITEST_ROOT) + "/bad-autoresume.conf";
+  run("mkdir -p " + std::string(AUTORESUME_ITEST_ROOT) + " && printf 'PollInterval=1s\\nReplacprogram=/bin/x\\n' > " + bad);
+  for (std::string mode : {" --check-config", " --foreground"}) {
+    auto r = run("timeout 10 " + bin + mode + " --config " + bad);
+    INFO(r.out);
+    CHECK(r.rc == 1);
+    CHECK(r.out.find("autoresumed: " + bad + ":2: unknown key \"Replacprogram\" (known: ") != std::string::npos);
+  }
+  auto missing = run(bin + " --foreground --config /nonexistent.conf");
+  CHECK(missing.rc == 1);
+  CHECK(missing.out.find("/nonexistent.conf: cannot read the configuration file") != std::string::npos);
 }

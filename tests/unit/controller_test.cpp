@@ -44,6 +44,13 @@ struct World {
     j.nodes = std::move(nodes);
     for (const auto& n : j.nodes) slurm.nodes[n].base = NodeBase::Allocated;
   }
+  // An alive node that takes no new work, with a reason: the agent's drain (autoresume: ...), an admin's
+  // Action:Replace (state FAIL), or an admin's own drain.
+  void marked(const std::string& name, const std::string& reason, bool fail = false) {
+    slurm.nodes[name].drain = !fail;
+    slurm.nodes[name].fail = fail;
+    slurm.nodes[name].reason = reason;
+  }
   void free_nodes(std::vector<std::string> names) {
     for (const auto& n : names) slurm.nodes[n].base = NodeBase::Idle;
   }
@@ -98,8 +105,7 @@ TEST_CASE("an alive node drained by the agent: the job is requeued, then started
   World w;
   w.watched_job(1, {"n1", "n2"});
   w.tick();
-  w.slurm.nodes["n2"].drain = true;
-  w.slurm.nodes["n2"].reason = "autoresume: gpu1: xid 79";
+  w.marked("n2", "autoresume: gpu1: xid 79");
   CHECK(w.tick() == Calls{"requeue 1"});
   CHECK(w.record(1).phase == JobPhase::Requeueing);
   w.free_nodes({"n1", "n2"});
@@ -115,8 +121,7 @@ TEST_CASE("an admin's drain or down with their own reason is left alone, job and
   World w;
   w.watched_job(1, {"n1", "n2"});
   w.tick();
-  w.slurm.nodes["n2"].drain = true;
-  w.slurm.nodes["n2"].reason = "maintenance: new PSU";
+  w.marked("n2", "maintenance: new PSU");
   w.slurm.nodes["n3"].base = NodeBase::Down;
   w.slurm.nodes["n3"].reason = "cabling";
   CHECK(w.tick().empty());
@@ -129,8 +134,7 @@ TEST_CASE("Action:Replace by an admin requeues the job and the reason stays the 
   World w;
   w.watched_job(1, {"n1", "n2"});
   w.tick();
-  w.slurm.nodes["n2"].fail = true;
-  w.slurm.nodes["n2"].reason = "Action:Replace";
+  w.marked("n2", "Action:Replace", true);
   CHECK(w.tick() == Calls{"requeue 1"});
   CHECK(w.slurm.nodes["n2"].reason == "Action:Replace");
 }
@@ -158,8 +162,7 @@ TEST_CASE("a spent budget leaves the job held, with the reason in AdminComment",
   w.runs_on(1, {"n3", "n4"});
   w.tick();
   REQUIRE(w.record(1).attempts == 1);
-  w.slurm.nodes["n4"].drain = true;
-  w.slurm.nodes["n4"].reason = "autoresume: gpu0: temperature";
+  w.marked("n4", "autoresume: gpu0: temperature");
   Calls calls = w.tick();
   CHECK(calls == Calls{"requeue 1 hold", "admin-comment 1 autoresume=1:max=1 autoresume_gaveup=budget_1/1"});
   CHECK(w.record(1).phase == JobPhase::Exhausted);
@@ -177,8 +180,7 @@ TEST_CASE("after the checkpoint signal: no-resume exit code, success, or other e
     w.config.signal_before_requeue = SIGUSR1;
     w.watched_job(1, {"n1", "n2"});
     w.tick();
-    w.slurm.nodes["n2"].fail = true;
-    w.slurm.nodes["n2"].reason = "Action:Replace";
+    w.marked("n2", "Action:Replace", true);
     CHECK(w.tick() == Calls{"signal 1 10"});
     CHECK(w.record(1).phase == JobPhase::Signalled);
     w.slurm.jobs[1].state = state;
@@ -194,8 +196,7 @@ TEST_CASE("the grace period ends in a requeue", "[controller]") {
   w.config.requeue_grace = std::chrono::seconds(0);
   w.watched_job(1, {"n1", "n2"});
   w.tick();
-  w.slurm.nodes["n2"].reason = "autoresume: gpu0: ecc";
-  w.slurm.nodes["n2"].drain = true;
+  w.marked("n2", "autoresume: gpu0: ecc");
   CHECK(w.tick() == Calls{"signal 1 10"});
   CHECK(w.tick() == Calls{"requeue 1"});
 }
@@ -220,8 +221,7 @@ TEST_CASE("killed right after a requeue: restarted, it does not requeue again", 
   World w;
   w.watched_job(1, {"n1", "n2"});
   w.tick();
-  w.slurm.nodes["n2"].drain = true;
-  w.slurm.nodes["n2"].reason = "autoresume: gpu1: xid 48";
+  w.marked("n2", "autoresume: gpu1: xid 48");
   struct Crash {};
   w.ctl->after_action = [](const std::string& kind) { if (kind == "requeue") throw Crash{}; };
   CHECK_THROWS_AS(w.tick(), Crash);
@@ -268,8 +268,7 @@ TEST_CASE("a job Slurm will not requeue is reported, not retried forever", "[con
   Job& j = w.watched_job(1, {"n1", "n2"});
   j.batch = false;  // an srun allocation: ESLURM_BATCH_ONLY
   w.tick();
-  w.slurm.nodes["n2"].drain = true;
-  w.slurm.nodes["n2"].reason = "autoresume: gpu0: lost";
+  w.marked("n2", "autoresume: gpu0: lost");
   w.tick();
   CHECK(w.record(1).phase == JobPhase::NotResumed);
   CHECK(w.store->events().back().kind == "not_resumed");
