@@ -211,7 +211,9 @@ bool Controller::step_job_once(JobRecord& r, const std::optional<Job>& job, std:
                                       {"attempt", std::to_string(r.attempts)}, {"why", d.why}});
     r.phase = d.phase;
     r.phase_since = ctx.now;
+    r.overdue_reported = false;
   }
+  if (d.event == "pending_timeout") r.overdue_reported = true;
   if (!d.event.empty()) {
     std::string detail = d.why;
     if (d.event == "job_resumed") {
@@ -225,7 +227,8 @@ bool Controller::step_job_once(JobRecord& r, const std::optional<Job>& job, std:
     if (d.event == "budget_exhausted" && job) record_exhausted(r, *job);
   }
   bool changed = r.phase != before.phase || r.attempts != before.attempts || r.restart_seen != before.restart_seen ||
-                 r.nodes != before.nodes || r.signal_at != before.signal_at || r.failure_at != before.failure_at;
+                 r.nodes != before.nodes || r.signal_at != before.signal_at || r.failure_at != before.failure_at ||
+                 r.overdue_reported != before.overdue_reported;
   if (changed) store_.save_job(r);
   return !acted && r.phase != before.phase && !is_terminal(r.phase);
 }

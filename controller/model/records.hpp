@@ -34,6 +34,7 @@ struct JobRecord {
   double failure_at = 0;       // when that failure was seen (unix seconds)
   double phase_since = 0;
   double signal_at = 0;
+  bool overdue_reported = false;  // PendingTimeout passed in WaitingPending and was reported (once per recovery)
 };
 
 struct ActionRow {

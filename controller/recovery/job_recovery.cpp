@@ -138,7 +138,16 @@ JobDecision requeueing(const JobRecord& r, const Job& j) {
 JobDecision waiting_pending(const JobRecord& r, const Job& j, const JobContext& ctx) {
   if (j.state == JobState::Running) return go(P::Running, JobAction::None, "running again");
   if (ended(j)) return go(P::Finished, JobAction::None, std::string("ended ") + to_string(j.state) + " while requeued");
-  if (j.state != JobState::Pending || j.completing) return stay(r);
+  if (j.state != JobState::Pending || j.completing) {
+    JobDecision d = stay(r);
+    bool overdue = ctx.now - r.phase_since >= static_cast<double>(ctx.config->pending_timeout.count());
+    if (overdue && !r.overdue_reported) {
+      d.event = "pending_timeout";
+      d.why = std::string("requeued but still ") + to_string(j.state) + (j.completing ? " (completing)" : "") +
+              " after " + std::to_string(ctx.config->pending_timeout.count()) + " s";
+    }
+    return d;
+  }
   if (ctx.has_capacity) return go(P::Starting, JobAction::StartNow, "pending, healthy capacity free: start now");
   return go(P::Held, j.held ? JobAction::None : JobAction::Hold, "pending, not enough healthy nodes: held");
 }

@@ -11,7 +11,7 @@ constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS jobs (
   job_id INTEGER PRIMARY KEY, max_attempts INTEGER NOT NULL, attempts INTEGER NOT NULL, phase TEXT NOT NULL,
   restart_seen INTEGER NOT NULL, nodes TEXT NOT NULL, failed_node TEXT NOT NULL, failure_at REAL NOT NULL,
-  phase_since REAL NOT NULL, signal_at REAL NOT NULL);
+  phase_since REAL NOT NULL, signal_at REAL NOT NULL, overdue_reported INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS actions (
   id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, kind TEXT NOT NULL, target TEXT NOT NULL,
   detail TEXT NOT NULL, state TEXT NOT NULL, finished_at REAL, error TEXT NOT NULL DEFAULT '');
@@ -114,7 +114,7 @@ std::map<uint32_t, JobRecord> Store::load_jobs() {
   std::map<uint32_t, JobRecord> out;
   Statement st(db_,
                "SELECT job_id, max_attempts, attempts, phase, restart_seen, nodes, failed_node, failure_at, "
-               "phase_since, signal_at FROM jobs");
+               "phase_since, signal_at, overdue_reported FROM jobs");
   while (st.step()) {
     JobRecord r;
     r.job_id = static_cast<uint32_t>(st.integer(0));
@@ -127,6 +127,7 @@ std::map<uint32_t, JobRecord> Store::load_jobs() {
     r.failure_at = st.real(7);
     r.phase_since = st.real(8);
     r.signal_at = st.real(9);
+    r.overdue_reported = st.integer(10) != 0;
     out[r.job_id] = r;
   }
   return out;
@@ -135,10 +136,11 @@ std::map<uint32_t, JobRecord> Store::load_jobs() {
 void Store::save_job(const JobRecord& r) {
   Statement st(db_,
                "INSERT OR REPLACE INTO jobs (job_id, max_attempts, attempts, phase, restart_seen, nodes, failed_node, "
-               "failure_at, phase_since, signal_at) VALUES (?,?,?,?,?,?,?,?,?,?)");
+               "failure_at, phase_since, signal_at, overdue_reported) VALUES (?,?,?,?,?,?,?,?,?,?,?)");
   st.bind(1, int64_t{r.job_id}).bind(2, int64_t{r.max_attempts}).bind(3, int64_t{r.attempts});
   st.bind(4, std::string(to_string(r.phase))).bind(5, int64_t{r.restart_seen}).bind(6, join(r.nodes));
   st.bind(7, r.failed_node).bind(8, r.failure_at).bind(9, r.phase_since).bind(10, r.signal_at);
+  st.bind(11, int64_t{r.overdue_reported});
   st.step();
 }
 

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "recovery/job_recovery.hpp"
+#include "store/store.hpp"
 
 using namespace autoresume;
 using P = JobPhase;
@@ -31,4 +32,48 @@ TEST_CASE("a StartTime is only sent once the requeued job is PENDING and no long
   ctx.has_capacity = false;
   CHECK(decide(r, j, ctx).action == JobAction::Hold);
   CHECK(decide(r, std::nullopt, ctx).phase == P::Finished);
+}
+
+TEST_CASE("a requeued job that does not come back PENDING is reported once after PendingTimeout", "[recovery]") {
+  Config config;
+  config.pending_timeout = std::chrono::seconds(300);
+  std::map<std::string, NodeFailure> failed;
+  JobRecord r;
+  r.phase = P::WaitingPending;
+  r.phase_since = 1000;
+  Job j;
+  j.state = JobState::Pending;
+  j.completing = true;
+  JobContext early{&failed, true, 1299, &config};
+  CHECK(decide(r, j, early).event.empty());
+  JobContext late{&failed, true, 1300, &config};
+  JobDecision d = decide(r, j, late);
+  CHECK(d.event == "pending_timeout");
+  CHECK(d.phase == P::WaitingPending);
+  CHECK(d.why == "requeued but still PENDING (completing) after 300 s");
+  r.overdue_reported = true;
+  CHECK(decide(r, j, late).event.empty());
+}
+
+TEST_CASE("the state database keeps job records across a restart", "[store]") {
+  auto store = Store::open(":memory:");
+  REQUIRE(store.ok());
+  JobRecord r;
+  r.job_id = 42;
+  r.max_attempts = 3;
+  r.attempts = 2;
+  r.phase = P::Held;
+  r.restart_seen = 2;
+  r.nodes = {"n1", "n3"};
+  r.failed_node = "n2";
+  r.failure_at = 12.5;
+  r.overdue_reported = true;
+  store.value()->save_job(r);
+  auto back = store.value()->load_jobs().at(42);
+  CHECK(back.attempts == 2);
+  CHECK(back.phase == P::Held);
+  CHECK(back.nodes == std::vector<std::string>{"n1", "n3"});
+  CHECK(back.failed_node == "n2");
+  CHECK(back.failure_at == 12.5);
+  CHECK(back.overdue_reported);
 }
