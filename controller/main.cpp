@@ -51,8 +51,11 @@ int main(int argc, char** argv) {
   std::string config_path = "/etc/slurm/autoresume.conf";
   bool check_only = false;
   bool foreground = false;
+  bool reset_breaker = false;
   app.add_option("-c,--config", config_path, "configuration file")->capture_default_str();
   app.add_flag("--check-config", check_only, "validate the configuration and exit");
+  app.add_flag("--reset-breaker", reset_breaker,
+               "close the circuit breaker (the running daemon resumes on its next tick) and exit");
   app.add_flag("-f,--foreground", foreground, "stay in the foreground (the default under systemd: Type=simple)");
   app.set_version_flag("--version", std::string(AUTORESUME_VERSION));
   CLI11_PARSE(app, argc, argv);
@@ -67,6 +70,16 @@ int main(int argc, char** argv) {
     return 0;
   }
   set_log_level(config->log_level);
+  if (reset_breaker) {
+    auto store = Store::open(config->state_dir + "/autoresume.db");
+    if (!store) {
+      std::cerr << "autoresumed: " << store.error().message << "\n";
+      return 1;
+    }
+    Breaker::reset(**store, "autoresumed --reset-breaker (uid " + std::to_string(getuid()) + ")");
+    std::cout << "autoresumed: circuit breaker reset\n";
+    return 0;
+  }
   if (!foreground && daemon(0, 1) != 0) {
     std::cerr << "autoresumed: cannot daemonize: " << std::strerror(errno) << "\n";
     return 1;

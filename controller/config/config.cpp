@@ -79,6 +79,16 @@ const std::map<std::string, Setter>& keys() {
        }},
       {"RequeueGracePeriod", seconds_key(&Config::requeue_grace)},
       {"PendingTimeout", seconds_key(&Config::pending_timeout)},
+      {"BreakerFraction",
+       [](Config& c, const std::string& v) -> std::optional<std::string> {
+         double f = 0;
+         auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), f);
+         if (v.empty() || ec != std::errc() || end != v.data() + v.size() || f <= 0 || f > 1)
+           return "expected a fraction above 0 and at most 1, like 0.2";
+         c.breaker_fraction = f;
+         return std::nullopt;
+       }},
+      {"BreakerWindow", seconds_key(&Config::breaker_window)},
       {"LogLevel",
        [](Config& c, const std::string& v) -> std::optional<std::string> {
          static const std::map<std::string, LogLevel> levels = {

@@ -19,6 +19,8 @@ struct Config {
   std::chrono::seconds requeue_grace{30};            // RequeueGracePeriod: wait after the signal
   std::chrono::seconds pending_timeout{300};         // PendingTimeout: a requeued job not PENDING by then -> event
   LogLevel log_level = LogLevel::Info;               // LogLevel=info|debug|warning|error
+  double breaker_fraction = 0.2;                     // BreakerFraction: more than this share of nodes failing ...
+  std::chrono::seconds breaker_window{600};          // BreakerWindow: ... within this long opens the breaker
 };
 
 // Parses `text` (the contents of `path`, used in messages).

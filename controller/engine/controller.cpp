@@ -20,7 +20,7 @@ bool same_job(const JobRecord& r, const Job& j) { return j.restart_count >= r.re
 }  // namespace
 
 Controller::Controller(SlurmClient& slurm, Store& store, const Config& config)
-    : slurm_(slurm), store_(store), config_(config) {}
+    : slurm_(slurm), store_(store), config_(config), breaker_(store, config) {}
 
 void Controller::recover() {
   for (const auto& a : store_.actions("intended")) {
@@ -40,6 +40,13 @@ std::chrono::milliseconds Controller::next_delay() const {
 void Controller::tick() {
   if (!observe()) return;
   handle_nodes();
+  std::map<std::string, bool> failing;
+  for (const Node& n : nodes_)
+    if (failed_.count(n.name) || is_suspect(n)) failing[n.name] = true;
+  if (breaker_.update(failing, nodes_.size(), unix_now())) {
+    adopt_new_jobs();  // keep watching; act on nothing until an admin resets the breaker
+    return;
+  }
   probe_suspects();
   handle_jobs();
 }

@@ -10,6 +10,7 @@
 
 #include "config/config.hpp"
 #include "model/records.hpp"
+#include "recovery/breaker.hpp"
 #include "recovery/job_recovery.hpp"
 #include "recovery/node_failure.hpp"
 #include "slurm/slurm_client.hpp"
@@ -27,6 +28,7 @@ class Controller {
   void tick();
 
   bool slurm_reachable() const { return reachable_; }
+  bool breaker_open() const { return breaker_.open(); }
   // Poll interval, backed off (doubling, up to 30 s) while slurmctld does not answer.
   std::chrono::milliseconds next_delay() const;
   const std::map<uint32_t, JobRecord>& jobs() const { return records_; }
@@ -57,6 +59,7 @@ class Controller {
   std::map<uint32_t, JobRecord> records_;
   std::map<std::string, NodeFailure> failed_;
   std::map<std::string, double> last_probe_;
+  Breaker breaker_;
   bool reachable_ = true;
   int failed_polls_ = 0;
 };

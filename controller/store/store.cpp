@@ -18,6 +18,7 @@ CREATE TABLE IF NOT EXISTS actions (
 CREATE TABLE IF NOT EXISTS events (
   id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, kind TEXT NOT NULL, subject TEXT NOT NULL,
   detail TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS node_failures (
   id INTEGER PRIMARY KEY AUTOINCREMENT, node TEXT NOT NULL, cause TEXT NOT NULL, reason TEXT NOT NULL,
   at REAL NOT NULL, cleared_at REAL);
@@ -178,6 +179,18 @@ std::vector<EventRow> Store::events(int64_t since_id) {
   st.bind(1, since_id);
   while (st.step()) out.push_back({st.integer(0), st.real(1), st.text(2), st.text(3), st.text(4)});
   return out;
+}
+
+std::string Store::meta(const std::string& key) {
+  Statement st(db_, "SELECT value FROM meta WHERE key=?");
+  st.bind(1, key);
+  return st.step() ? st.text(0) : "";
+}
+
+void Store::set_meta(const std::string& key, const std::string& value) {
+  Statement st(db_, "INSERT OR REPLACE INTO meta (key, value) VALUES (?,?)");
+  st.bind(1, key).bind(2, value);
+  st.step();
 }
 
 void Store::record_node_failure(const std::string& node, const std::string& cause, const std::string& reason) {

@@ -33,6 +33,10 @@ class Store {
   void add_event(const std::string& kind, const std::string& subject, const std::string& detail);
   std::vector<EventRow> events(int64_t since_id = 0);
 
+  // Small durable settings (the breaker's state): key -> value, "" when absent.
+  std::string meta(const std::string& key);
+  void set_meta(const std::string& key, const std::string& value);
+
   void record_node_failure(const std::string& node, const std::string& cause, const std::string& reason);
   bool node_failure_open(const std::string& node);
   void clear_node_failure(const std::string& node);

@@ -169,7 +169,7 @@ TEST_CASE("(d) Action:Replace by an admin under an auto-resume job: requeued and
 }
 
 TEST_CASE("(e) a budget of 1 and two failures: the second leaves the job held, with the reason", "[controller]") {
-  ResumeCluster rc("ctl-budget");
+  ResumeCluster rc("ctl-budget", {"BreakerFraction=0.5"});  // two failed nodes of four must not open the breaker
   uint32_t id = rc.submit_counter("--auto-resume-max-attempts=1", 60);
   rc.wait_running(id);
   rc.admin(rc.c.job(id).nodes.back(), "fail", "Action:Replace");
@@ -253,4 +253,40 @@ TEST_CASE("autoresumed: the packaged config is valid, a bad line stops it at sta
   auto missing = run(bin + " --foreground --config /nonexistent.conf");
   CHECK(missing.rc == 1);
   CHECK(missing.out.find("/nonexistent.conf: cannot read the configuration file") != std::string::npos);
+}
+
+TEST_CASE("(breaker) two of four nodes killed at once open the breaker: nothing more is done until a reset",
+          "[controller][breaker]") {
+  ResumeCluster rc("ctl-breaker");
+  uint32_t first = rc.submit_counter("--auto-resume=1");
+  rc.wait_running(first);
+  auto nodes = rc.c.job(first).nodes;
+  rc.c.kill_node(nodes[0]);
+  rc.c.kill_node(nodes[1]);
+  REQUIRE(wait_until(60s, [&] { return rc.events("breaker_tripped").size() == 1; }));
+  double tripped_at = rc.events("breaker_tripped")[0].at;
+  CHECK(rc.c.controller_log().find("event=breaker_tripped") != std::string::npos);
+
+  // While open: a watched job whose node an admin marks Action:Replace is left alone.
+  uint32_t second = rc.c.sbatch("-N1 -o /dev/null --auto-resume=1 --wrap 'sleep 300'");
+  rc.wait_running(second);
+  std::string node = rc.c.job(second).nodes.at(0);
+  rc.admin(node, "fail", "Action:Replace");
+  std::this_thread::sleep_for(4s);
+  Job j = rc.c.job(second);
+  CHECK(j.state == JobState::Running);
+  CHECK(j.restart_count == 0);
+  for (const char* kind : {"down", "requeue", "start_now", "hold", "release"})
+    for (const auto& a : rc.actions(kind)) CHECK(a.at < tripped_at);
+
+  auto reset = run(binary_dir() + "/controller/autoresumed --reset-breaker --config " + rc.c.dir() + "/autoresume.conf");
+  INFO(reset.out);
+  REQUIRE(reset.rc == 0);
+  REQUIRE(wait_until(30s, [&] {
+    Job k = rc.c.job(second);
+    return k.state == JobState::Running && k.restart_count == 1;
+  }));
+  CHECK(rc.c.job(second).nodes.at(0) != node);
+  CHECK(rc.events("breaker_reset").size() == 1);
+  CHECK(rc.events("breaker_tripped").size() == 1);  // failures from before the reset do not trip it again
 }

@@ -155,6 +155,7 @@ TEST_CASE("no healthy capacity: held until there is, then released and started",
 
 TEST_CASE("a spent budget leaves the job held, with the reason in AdminComment", "[controller]") {
   World w;
+  w.config.breaker_fraction = 0.5;  // two failures of four nodes: not a storm here
   w.watched_job(1, {"n1", "n2"}, 1);
   w.tick();
   w.node_dies("n2");
@@ -278,6 +279,7 @@ TEST_CASE("a job Slurm will not requeue is reported, not retried forever", "[con
 TEST_CASE("a NOT_RESPONDING node under a watched job is probed, and set DOWN only if its slurmd is gone",
           "[controller]") {
   World w;
+  w.config.breaker_fraction = 0.5;  // two suspects of four nodes: not a storm here
   w.watched_job(1, {"n1", "n2"});
   w.tick();
   w.slurm.nodes["n2"].not_responding = true;
@@ -289,4 +291,44 @@ TEST_CASE("a NOT_RESPONDING node under a watched job is probed, and set DOWN onl
   w.slurm.nodes["n3"].not_responding = true;  // no watched job there: never probed
   w.slurm.dead_slurmds.insert("n3");
   CHECK(w.tick().empty());
+}
+
+TEST_CASE("the breaker: two of four nodes failing at once stops all automated action until reset",
+          "[controller][breaker]") {
+  World w;
+  w.watched_job(1, {"n1", "n2"});
+  w.tick();
+  w.node_dies("n1");
+  w.node_dies("n2");
+  Calls calls = w.tick();
+  CHECK(calls == Calls{"drain n1 autoresume: slurmd not responding", "drain n2 autoresume: slurmd not responding"});
+  CHECK(w.ctl->breaker_open());
+  CHECK(w.store->events().back().kind == "breaker_tripped");
+  CHECK(w.tick().empty());
+
+  w.restart();  // stays open across a controller restart
+  CHECK(w.tick().empty());
+  CHECK(w.ctl->breaker_open());
+
+  Breaker::reset(*w.store, "test");
+  CHECK(w.tick() == Calls{"start-now 1"});  // the failures before the reset are forgiven
+  CHECK_FALSE(w.ctl->breaker_open());
+}
+
+TEST_CASE("the breaker: a slurmctld hiccup (every node NOT_RESPONDING) trips it, with no probe", "[breaker]") {
+  World w;
+  w.watched_job(1, {"n1", "n2"});
+  w.tick();
+  for (auto& [name, n] : w.slurm.nodes) n.not_responding = true;
+  CHECK(w.tick().empty());
+  CHECK(w.ctl->breaker_open());
+}
+
+TEST_CASE("the breaker: a single failure never trips it, even on a small cluster", "[breaker]") {
+  World w;
+  w.watched_job(1, {"n1", "n2"});
+  w.tick();
+  w.node_dies("n2");  // 1 of 4 is above 0.2 of the nodes, but one node is not a storm
+  w.tick();
+  CHECK_FALSE(w.ctl->breaker_open());
 }
