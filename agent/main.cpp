@@ -1,0 +1,114 @@
+// autoresume-agent: the node health agent. `check` runs every check once and prints the verdicts: usable as
+// Slurm's HealthCheckProgram and as the controller's validation program. Exit 0 healthy, 1 unhealthy, 2 the
+// agent itself could not run.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "checks/checks.hpp"
+
+using namespace autoresume;
+using namespace autoresume::agent;
+using json = nlohmann::json;
+
+namespace {
+
+json to_json(const GpuReading& g) {
+  json j = {{"index", g.index}, {"name", g.name}, {"uuid", g.uuid}, {"lost", g.lost},
+            {"nvlinks_supported", g.nvlinks_supported}, {"nvlinks_active", g.nvlinks_active}, {"errors", g.errors}};
+  j["temperature_c"] = g.temperature ? json(*g.temperature) : json(nullptr);
+  j["ecc_uncorrected_volatile"] = g.ecc_uncorrected_volatile ? json(*g.ecc_uncorrected_volatile) : json(nullptr);
+  j["retired_pages_pending"] = g.retired_pages_pending ? json(*g.retired_pages_pending) : json(nullptr);
+  if (g.remapped_rows)
+    j["remapped_rows"] = {{"correctable", g.remapped_rows->correctable}, {"uncorrectable", g.remapped_rows->uncorrectable},
+                          {"pending", g.remapped_rows->pending != 0}, {"failure", g.remapped_rows->failed != 0}};
+  else
+    j["remapped_rows"] = nullptr;
+  return j;
+}
+
+// "PATH:SIZE" with SIZE like 10G, 500M or bytes.
+DiskRule parse_disk_rule(const std::string& spec) {
+  auto colon = spec.rfind(':');
+  if (colon == std::string::npos || colon == 0) throw CLI::ValidationError("--disk", "expected PATH:SIZE, got \"" + spec + "\"");
+  std::string size = spec.substr(colon + 1);
+  uint64_t scale = 1;
+  if (!size.empty() && (size.back() == 'G' || size.back() == 'M' || size.back() == 'K')) {
+    scale = size.back() == 'G' ? 1ull << 30 : size.back() == 'M' ? 1ull << 20 : 1ull << 10;
+    size.pop_back();
+  }
+  try {
+    size_t used = 0;
+    uint64_t n = std::stoull(size, &used);
+    if (used != size.size()) throw std::invalid_argument(size);
+    return {spec.substr(0, colon), n * scale};
+  } catch (const std::exception&) {
+    throw CLI::ValidationError("--disk", "expected a size like 10G, 500M or bytes in \"" + spec + "\"");
+  }
+}
+
+int run_check(const std::string& nvml_lib, const Thresholds& t, bool as_json, const std::string& node) {
+  auto lib = nvml::Library::load(nvml_lib);
+  auto gpus = read_gpus(*lib);
+  auto results = gpu_checks(*lib, gpus, t);
+  auto host = host_checks(t);
+  results.insert(results.end(), host.begin(), host.end());
+  bool ok = healthy(results);
+  if (as_json) {
+    json out = {{"node", node}, {"healthy", ok},
+                {"nvml", {{"available", lib->available()}, {"library", nvml_lib}, {"reason", lib->unavailable_reason()}}}};
+    out["gpus"] = json::array();
+    for (const auto& g : gpus) out["gpus"].push_back(to_json(g));
+    out["checks"] = json::array();
+    for (const auto& r : results) out["checks"].push_back({{"name", r.name}, {"verdict", to_string(r.verdict)}, {"detail", r.detail}});
+    std::cout << out.dump(2) << "\n";
+  } else {
+    for (const auto& r : results) std::printf("%-5s %-22s %s\n", to_string(r.verdict), r.name.c_str(), r.detail.c_str());
+    std::printf("%s: %s\n", node.c_str(), ok ? "healthy" : "UNHEALTHY");
+  }
+  return ok ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"autoresume-agent: GPU and host health checks for slurm-auto-resume"};
+  app.require_subcommand(1);
+  std::string nvml_lib = "libnvidia-ml.so.1";
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  std::string node = host;
+  app.add_option("--nvml-lib", nvml_lib, "NVML library to load")->capture_default_str();
+  app.add_option("--node", node, "node name to report (default: the host name)");
+
+  Thresholds t;
+  bool as_json = false;
+  unsigned expected = 0;
+  std::vector<std::string> disks;
+  uint64_t mem_min_mb = t.min_memory_available >> 20;
+  auto* check = app.add_subcommand("check", "run every check once; exit 0 healthy, 1 unhealthy, 2 agent error");
+  check->fallthrough();  // --nvml-lib and --node also after the subcommand
+  check->add_flag("--json", as_json, "machine-readable output");
+  check->add_option("--gpu-temp-max", t.gpu_temp_max, "fail above this GPU temperature (C)")->capture_default_str();
+  auto* exp = check->add_option("--expected-gpus", expected, "fail unless exactly this many GPUs are seen");
+  check->add_option("--disk", disks, "PATH:SIZE, fail when PATH has less free space (repeatable)");
+  check->add_option("--memory-min-mb", mem_min_mb, "fail when less memory is available (MiB)")->capture_default_str();
+
+  try {
+    app.parse(argc, argv);
+    if (exp->count()) t.expected_gpus = expected;
+    for (const auto& d : disks) t.disks.push_back(parse_disk_rule(d));
+    t.min_memory_available = mem_min_mb << 20;
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  try {
+    return run_check(nvml_lib, t, as_json, node);
+  } catch (const std::exception& e) {
+    std::cerr << "autoresume-agent: " << e.what() << "\n";
+    return 2;
+  }
+}
