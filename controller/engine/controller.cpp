@@ -242,7 +242,8 @@ bool Controller::step_job_once(JobRecord& r, const std::optional<Job>& job, std:
 
 Status Controller::run_action(JobAction action, JobRecord& r, const Job& job) {
   std::string target = id(r.job_id);
-  std::string attempt = "attempt " + std::to_string(r.attempts + 1) + " of " + std::to_string(r.max_attempts);
+  // A requeue starts the next attempt; a release or start belongs to the attempt already counted.
+  auto attempt = [&](unsigned n) { return "attempt " + std::to_string(n) + " of " + std::to_string(r.max_attempts); };
   switch (action) {
     case JobAction::Signal:
       return act("signal", target, "signal " + std::to_string(config_.signal_before_requeue) + " before requeue",
@@ -250,7 +251,7 @@ Status Controller::run_action(JobAction action, JobRecord& r, const Job& job) {
     case JobAction::Requeue:
       // Sent only while Slurm's restart count is still the one recorded: once it moves, the requeue happened.
       if (job.restart_count > r.restart_seen) return ok_status();
-      return act("requeue", target, attempt, [&] { return slurm_.requeue_job(r.job_id, false); });
+      return act("requeue", target, attempt(r.attempts + 1), [&] { return slurm_.requeue_job(r.job_id, false); });
     case JobAction::RequeueHold:
       if (job.restart_count > r.restart_seen) return ok_status();
       return act("requeue_hold", target, "budget spent", [&] { return slurm_.requeue_job(r.job_id, true); });
@@ -258,10 +259,10 @@ Status Controller::run_action(JobAction action, JobRecord& r, const Job& job) {
       return act("hold", target, "no healthy capacity, or budget spent", [&] { return slurm_.hold_job(r.job_id); });
     case JobAction::StartNow:
       if (job.held) {
-        Status s = act("release", target, attempt, [&] { return slurm_.release_job(r.job_id); });
+        Status s = act("release", target, attempt(r.attempts), [&] { return slurm_.release_job(r.job_id); });
         if (!s) return s;
       }
-      return act("start_now", target, "StartTime=now, skipping the requeue BeginTime",
+      return act("start_now", target, attempt(r.attempts) + ": StartTime=now, skipping the requeue BeginTime",
                  [&] { return slurm_.start_job_now(r.job_id); });
     case JobAction::None: break;
   }

@@ -20,10 +20,13 @@ import signal
 import sys
 import time
 
-import torch
-import torch.distributed as dist
-import torch.nn as nn
-from torch.nn.parallel import DistributedDataParallel as DDP
+# cuBLAS is deterministic only with a fixed workspace; set before CUDA starts.
+os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+
+import torch  # noqa: E402
+import torch.distributed as dist  # noqa: E402
+import torch.nn as nn  # noqa: E402
+from torch.nn.parallel import DistributedDataParallel as DDP  # noqa: E402
 
 SAMPLES, FEATURES, BATCH = 512, 16, 32
 
@@ -86,6 +89,7 @@ def main():
     device = torch.device(f"cuda:{int(os.environ.get('SLURM_LOCALID', 0))}" if cuda else "cpu")
     if cuda:
         torch.cuda.set_device(device)
+        torch.use_deterministic_algorithms(True)  # same model after a resume as without one, on GPU too
     dist.init_process_group("nccl" if cuda else "gloo", rank=rank, world_size=world)
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGUSR1, on_signal)
@@ -100,7 +104,7 @@ def main():
         state = torch.load(ckpt, map_location=device)
         model.module.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["torch_rng"])
+        torch.set_rng_state(state["torch_rng"].cpu())  # map_location moved it to the device; the CPU RNG needs it back
         step = state["step"]
     log(rank, f"{'gloo' if not cuda else 'nccl'} world={world} resuming at step {step} of {a.steps}")
 
