@@ -8,6 +8,10 @@
 #include <nlohmann/json.hpp>
 
 #include "checks/checks.hpp"
+#ifdef AUTORESUME_AGENT_SLURM
+#include "node_drain.hpp"
+#include "slurm/libslurm_client.hpp"
+#endif
 
 using namespace autoresume;
 using namespace autoresume::agent;
@@ -49,24 +53,41 @@ DiskRule parse_disk_rule(const std::string& spec) {
   }
 }
 
-int run_check(const std::string& nvml_lib, const Thresholds& t, bool as_json, const std::string& node) {
+// --drain: on a fail verdict, drain this node through Slurm (never for a warn, never over another's reason).
+std::string drain_if_failed(const std::vector<CheckResult>& results, const std::string& node) {
+#ifdef AUTORESUME_AGENT_SLURM
+  std::string reason = drain_reason(results);
+  if (reason.empty()) return "";
+  LibSlurmClient slurm;
+  return drain_own_node(slurm, node, reason);
+#else
+  (void)results;
+  (void)node;
+  return "not drained: this agent was built without Slurm (AUTORESUME_AGENT_ONLY)";
+#endif
+}
+
+int run_check(const std::string& nvml_lib, const Thresholds& t, bool as_json, const std::string& node, bool drain) {
   auto lib = nvml::Library::load(nvml_lib);
   auto gpus = read_gpus(*lib);
   auto results = gpu_checks(*lib, gpus, t);
   auto host = host_checks(t);
   results.insert(results.end(), host.begin(), host.end());
   bool ok = healthy(results);
+  std::string drained = drain ? drain_if_failed(results, node) : "";
   if (as_json) {
     json out = {{"node", node}, {"healthy", ok},
                 {"nvml", {{"available", lib->available()}, {"library", nvml_lib}, {"reason", lib->unavailable_reason()}}}};
     out["gpus"] = json::array();
     for (const auto& g : gpus) out["gpus"].push_back(to_json(g));
+    if (drain) out["drain"] = drained;
     out["checks"] = json::array();
     for (const auto& r : results) out["checks"].push_back({{"name", r.name}, {"verdict", to_string(r.verdict)}, {"detail", r.detail}});
     std::cout << out.dump(2) << "\n";
   } else {
     for (const auto& r : results) std::printf("%-5s %-22s %s\n", to_string(r.verdict), r.name.c_str(), r.detail.c_str());
     std::printf("%s: %s\n", node.c_str(), ok ? "healthy" : "UNHEALTHY");
+    if (!drained.empty()) std::printf("%s\n", drained.c_str());
   }
   return ok ? 0 : 1;
 }
@@ -91,6 +112,8 @@ int main(int argc, char** argv) {
   auto* check = app.add_subcommand("check", "run every check once; exit 0 healthy, 1 unhealthy, 2 agent error");
   check->fallthrough();  // --nvml-lib and --node also after the subcommand
   check->add_flag("--json", as_json, "machine-readable output");
+  bool drain = false;
+  check->add_flag("--drain", drain, "on a fail verdict, drain this node (--node) in Slurm with the failing check as reason");
   check->add_option("--gpu-temp-max", t.gpu_temp_max, "fail above this GPU temperature (C)")->capture_default_str();
   auto* exp = check->add_option("--expected-gpus", expected, "fail unless exactly this many GPUs are seen");
   check->add_option("--disk", disks, "PATH:SIZE, fail when PATH has less free space (repeatable)");
@@ -106,7 +129,7 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : 2;
   }
   try {
-    return run_check(nvml_lib, t, as_json, node);
+    return run_check(nvml_lib, t, as_json, node, drain);
   } catch (const std::exception& e) {
     std::cerr << "autoresume-agent: " << e.what() << "\n";
     return 2;

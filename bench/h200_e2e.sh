@@ -3,13 +3,13 @@
 # plugin and autoresumed built here, examples/pytorch_ddp/train.sbatch on the GPU (NCCL) with --auto-resume=1.
 #   1. a baseline run, uninterrupted, gives the reference model hash;
 #   2. the resumed run is interrupted twice: the agent's real NVML reading trips a check (GPU temperature limit
-#      set below the GPU's actual temperature) and the node is drained with the agent's reason; later an admin's
+#      set below the GPU's actual temperature) and the agent drains its node (check --drain); later an admin's
 #      Action:Replace. Each time: the controller requeues the job, the node is "replaced" (slurmd restarted) and
 #      validated with the agent's real checks (normal limits), returned to service, and the job resumes from its
 #      checkpoint on the GPU;
 #   3. the final model hashes are compared, and the timeline is printed.
-# The agent's daemon mode and the controller's node lifecycle (replace, validate in a reservation, return) are
-# later work: here this script plays those two parts, in the order they will, and says so in the timeline.
+# The controller's node lifecycle (replace, validate in a reservation, return) is later work: here this script
+# plays that part (slurmd restart, agent check, resume), in the order it will, and says so in the timeline.
 # Needs: .h200/ with h200-slurm.sh, debs/ (its list plus libslurm-dev libsqlite3-dev libmunge-dev) and include/
 # (nlohmann, CLI) as header-only libraries. Run from the project root as root: bash bench/h200_e2e.sh [OUTDIR]
 set -euo pipefail
@@ -91,10 +91,8 @@ recover() { # recover FAULT-DESCRIPTION: wait for requeue, replace, validate, re
 wait_for 120 "first checkpoint" ckpt_at_least "$out/resumed/ddp.ckpt" 50
 temp=$(nvidia-smi --query-gpu=temperature.gpu --format=csv,noheader | head -1)
 say "fault 1: GPU at ${temp} C; agent check with GpuTempMax=$((temp - 5)) C (below the real reading)"
-if ! /tmp/b/agent/autoresume-agent check --node g1 --gpu-temp-max $((temp - 5)) >"$out/fault-check.txt"; then
-  reason="autoresume: $(grep '^fail' "$out/fault-check.txt" | head -1 | awk '{print $2": "$3" "$4}')"
-  scontrol update nodename=g1 state=drain reason="$reason"
-  say "agent verdict fail, node drained (stand-in for the agent daemon): \"$reason\""
+if ! /tmp/b/agent/autoresume-agent check --drain --node g1 --gpu-temp-max $((temp - 5)) >"$out/fault-check.txt"; then
+  say "agent verdict fail: $(tail -1 "$out/fault-check.txt")"
 else
   say "agent check passed unexpectedly"; exit 1
 fi

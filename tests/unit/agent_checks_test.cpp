@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include "checks/checks.hpp"
+#include "node_drain.hpp"
+#include "slurm/fake_slurm.hpp"
 
 using namespace autoresume;
 using namespace autoresume::agent;
@@ -145,4 +147,30 @@ TEST_CASE("host checks: free space and available memory against their minimums",
   CHECK(r[3].verdict == Verdict::Ok);
   t.min_memory_available = ~0ull;
   CHECK(host_checks(t).back().verdict == Verdict::Fail);
+}
+
+TEST_CASE("--drain: the first failing check is the reason; a warn never drains", "[agent]") {
+  std::vector<CheckResult> warn_only = {{"gpu0:temperature", Verdict::Warn, "82 C (max 85 C)"}};
+  CHECK(drain_reason(warn_only).empty());
+  std::vector<CheckResult> failing = {{"gpu_count", Verdict::Ok, "1 GPUs"},
+                                      {"gpu0:temperature", Verdict::Fail, "34 C (max 29 C)"},
+                                      {"memory", Verdict::Fail, "0.1 GiB available"}};
+  CHECK(drain_reason(failing) == "autoresume: gpu0:temperature: 34 C (max 29 C)");
+}
+
+TEST_CASE("--drain: drains its own node, never over someone else's reason", "[agent]") {
+  FakeSlurm s;
+  s.add_node("n1");
+  s.add_node("n2");
+  CHECK(drain_own_node(s, "n1", "autoresume: gpu0:ecc: 2 uncorrectable (volatile)") ==
+        "drained n1: autoresume: gpu0:ecc: 2 uncorrectable (volatile)");
+  CHECK(s.nodes["n1"].drain);
+  CHECK(drain_own_node(s, "n1", "autoresume: gpu0:ecc: 3").rfind("already drained by auto-resume", 0) == 0);
+  s.nodes["n2"].drain = true;
+  s.nodes["n2"].reason = "maintenance: new PSU";
+  CHECK(drain_own_node(s, "n2", "autoresume: gpu0:lost: GPU is lost") ==
+        "not drained: the node already carries someone else's reason: maintenance: new PSU");
+  CHECK(s.nodes["n2"].reason == "maintenance: new PSU");
+  CHECK(drain_own_node(s, "n9", "autoresume: x").rfind("not drained: ", 0) == 0);
+  CHECK(s.calls == std::vector<std::string>{"drain n1 autoresume: gpu0:ecc: 2 uncorrectable (volatile)"});
 }

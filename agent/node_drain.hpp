@@ -1,0 +1,20 @@
+// The agent's one action on Slurm: drain its own node on a fail verdict, through the project's Slurm adapter.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "checks/checks.hpp"
+#include "slurm/slurm_client.hpp"
+
+namespace autoresume::agent {
+
+// "autoresume: gpu0:temperature: 34 C (max 29 C)" for the first failing check; empty when none failed (a warn
+// never drains).
+std::string drain_reason(const std::vector<CheckResult>& results);
+
+// Drains `node` with `reason` unless it is already drained or down for a reason that is not ours (an admin's or
+// Slurm's: never overwritten) or already carries ours. Returns what it did, for the log.
+std::string drain_own_node(SlurmClient& slurm, const std::string& node, const std::string& reason);
+
+}  // namespace autoresume::agent
