@@ -69,8 +69,11 @@ def model_sha256(model):
 
 def save_checkpoint(path, model, optimizer, step):
     tmp = path + ".tmp"
-    torch.save({"model": model.module.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                "torch_rng": torch.get_rng_state()}, tmp)
+    state = {"model": model.module.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+             "torch_rng": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda_rng"] = torch.cuda.get_rng_state()
+    torch.save(state, tmp)
     with open(tmp, "rb") as f:
         os.fsync(f.fileno())
     os.rename(tmp, path)
@@ -105,6 +108,8 @@ def main():
         model.module.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["torch_rng"].cpu())  # map_location moved it to the device; the CPU RNG needs it back
+        if cuda and "cuda_rng" in state:
+            torch.cuda.set_rng_state(state["cuda_rng"].cpu())
         step = state["step"]
     log(rank, f"{'gloo' if not cuda else 'nccl'} world={world} resuming at step {step} of {a.steps}")
 
