@@ -28,6 +28,8 @@ void Controller::recover() {
     log(LogLevel::Warning, "action_interrupted", {{"action", a.kind}, {"target", a.target}, {"journal_id", std::to_string(a.id)}});
   }
   records_ = store_.load_jobs();
+  auto open = store_.nodes_with_open_failures();
+  open_failures_ = std::set<std::string>(open.begin(), open.end());
   log(LogLevel::Info, "state_loaded", {{"jobs", std::to_string(records_.size())}});
 }
 
@@ -88,14 +90,14 @@ void Controller::handle_nodes() {
   for (const Node& n : nodes_) {
     auto f = classify_node(n);
     if (!f) {
-      if (failed_.count(n.name) || store_.node_failure_open(n.name)) {
+      if (open_failures_.erase(n.name)) {
         store_.clear_node_failure(n.name);
         store_.add_event("node_returned", n.name, "no longer failed");
         log(LogLevel::Info, "node_returned", {{"node", n.name}});
       }
       continue;
     }
-    if (!store_.node_failure_open(n.name)) {
+    if (open_failures_.insert(n.name).second) {
       store_.record_node_failure(n.name, f->cause, n.reason);
       store_.add_event("node_failed", n.name, f->cause);
       log(LogLevel::Warning, "node_failed", {{"node", n.name}, {"cause", f->cause}, {"slurm_reason", n.reason}});
@@ -163,9 +165,16 @@ void Controller::handle_jobs() {
   std::map<uint32_t, const Job*> by_id;
   for (const Job& j : jobs_now_) by_id[j.id] = &j;
   auto free_nodes = free_nodes_by_partition();
-  for (auto& [job_id, record] : records_) {
-    if (is_terminal(record.phase)) continue;
+  for (auto rec = records_.begin(); rec != records_.end();) {
+    auto& [job_id, record] = *rec;
     auto it = by_id.find(job_id);
+    // A finished record is kept while Slurm still knows the job (an exhausted, held job must not be adopted
+    // again as a new one), and dropped from memory once Slurm has purged it; the store keeps the history.
+    if (is_terminal(record.phase)) {
+      rec = it == by_id.end() ? records_.erase(rec) : std::next(rec);
+      continue;
+    }
+    ++rec;
     bool known = it != by_id.end() && same_job(record, *it->second);
     step_job(record, known ? std::optional<Job>(*it->second) : std::nullopt, free_nodes);
   }

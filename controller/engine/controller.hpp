@@ -6,6 +6,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 
 #include "config/config.hpp"
@@ -58,6 +59,7 @@ class Controller {
   std::vector<Job> jobs_now_;
   std::map<uint32_t, JobRecord> records_;
   std::map<std::string, NodeFailure> failed_;
+  std::set<std::string> open_failures_;  // nodes with a failure recorded and not cleared (mirrors the store)
   std::map<std::string, double> last_probe_;
   Breaker breaker_;
   bool reachable_ = true;

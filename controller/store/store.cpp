@@ -199,10 +199,11 @@ void Store::record_node_failure(const std::string& node, const std::string& caus
   st.step();
 }
 
-bool Store::node_failure_open(const std::string& node) {
-  Statement st(db_, "SELECT 1 FROM node_failures WHERE node=? AND cleared_at IS NULL LIMIT 1");
-  st.bind(1, node);
-  return st.step();
+std::vector<std::string> Store::nodes_with_open_failures() {
+  std::vector<std::string> out;
+  Statement st(db_, "SELECT DISTINCT node FROM node_failures WHERE cleared_at IS NULL");
+  while (st.step()) out.push_back(st.text(0));
+  return out;
 }
 
 void Store::clear_node_failure(const std::string& node) {

@@ -38,7 +38,7 @@ class Store {
   void set_meta(const std::string& key, const std::string& value);
 
   void record_node_failure(const std::string& node, const std::string& cause, const std::string& reason);
-  bool node_failure_open(const std::string& node);
+  std::vector<std::string> nodes_with_open_failures();
   void clear_node_failure(const std::string& node);
 
  private:

@@ -169,7 +169,12 @@ TEST_CASE("a spent budget leaves the job held, with the reason in AdminComment",
   CHECK(w.record(1).phase == JobPhase::Exhausted);
   CHECK(w.slurm.jobs[1].held);
   CHECK(w.store->events().back().kind == "budget_exhausted");
-  CHECK(w.tick().empty());  // terminal: nothing more
+  CHECK(w.tick().empty());  // terminal: nothing more, and the held job is not adopted again with a new budget
+  CHECK(w.record(1).phase == JobPhase::Exhausted);
+  w.slurm.jobs.erase(1);  // purged by slurmctld (MinJobAge)
+  w.tick();
+  CHECK(w.ctl->jobs().count(1) == 0);
+  CHECK(w.store->load_jobs().at(1).phase == JobPhase::Exhausted);  // the history stays
 }
 
 TEST_CASE("after the checkpoint signal: no-resume exit code, success, or other exit", "[controller]") {
