@@ -149,7 +149,7 @@ TEST_CASE("host checks: free space and available memory against their minimums",
   CHECK(host_checks(t).back().verdict == Verdict::Fail);
 }
 
-TEST_CASE("--drain: the first failing check is the reason; a warn never drains", "[agent]") {
+TEST_CASE("agent drain: the first failing check is the reason, and a warn never drains", "[agent]") {
   std::vector<CheckResult> warn_only = {{"gpu0:temperature", Verdict::Warn, "82 C (max 85 C)"}};
   CHECK(drain_reason(warn_only).empty());
   std::vector<CheckResult> failing = {{"gpu_count", Verdict::Ok, "1 GPUs"},
@@ -158,7 +158,7 @@ TEST_CASE("--drain: the first failing check is the reason; a warn never drains",
   CHECK(drain_reason(failing) == "autoresume: gpu0:temperature: 34 C (max 29 C)");
 }
 
-TEST_CASE("--drain: drains its own node, never over someone else's reason", "[agent]") {
+TEST_CASE("agent drain: drains its own node, never over someone else's reason", "[agent]") {
   FakeSlurm s;
   s.add_node("n1");
   s.add_node("n2");
