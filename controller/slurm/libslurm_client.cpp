@@ -8,7 +8,8 @@
 
 #include <cstdlib>
 #include <ctime>
-#include <sstream>
+
+#include "util/strings.hpp"
 
 // Exported by libslurm (the strings scontrol prints for Reason=) but not declared in slurm.h.
 extern "C" const char* slurm_job_reason_string(enum job_state_reason inx);
@@ -29,14 +30,6 @@ Status status_of(int rc, const char* what) {
 }
 
 std::string str(const char* s) { return s ? std::string(s) : std::string(); }
-
-std::vector<std::string> split_commas(const char* s) {
-  std::vector<std::string> out;
-  std::stringstream in(str(s));
-  for (std::string item; std::getline(in, item, ',');)
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
 
 NodeBase node_base(uint32_t state) {
   switch (state & NODE_STATE_BASE) {
@@ -81,7 +74,7 @@ Node to_node(const node_info_t& n) {
   out.reason_uid = n.reason_uid;
   out.reason_time = n.reason_time;
   out.slurmd_start_time = n.slurmd_start_time;
-  out.partitions = split_commas(n.partitions);
+  out.partitions = split_commas(str(n.partitions));
   out.cpus = n.cpus;
   return out;
 }

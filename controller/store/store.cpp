@@ -1,8 +1,9 @@
 #include "store/store.hpp"
 
 #include <chrono>
-#include <sstream>
 #include <stdexcept>
+
+#include "util/strings.hpp"
 
 namespace autoresume {
 namespace {
@@ -61,20 +62,6 @@ class Statement {
   sqlite3_stmt* st_ = nullptr;
 };
 
-std::string join(const std::vector<std::string>& v) {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
-  return out;
-}
-
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  for (std::string item; std::getline(in, item, ',');)
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
 }  // namespace
 
 double unix_now() {
@@ -123,7 +110,7 @@ std::map<uint32_t, JobRecord> Store::load_jobs() {
     r.attempts = static_cast<unsigned>(st.integer(2));
     if (!parse_job_phase(st.text(3), r.phase)) r.phase = JobPhase::Running;
     r.restart_seen = static_cast<uint32_t>(st.integer(4));
-    r.nodes = split(st.text(5));
+    r.nodes = split_commas(st.text(5));
     r.failed_node = st.text(6);
     r.failure_at = st.real(7);
     r.phase_since = st.real(8);
@@ -139,7 +126,7 @@ void Store::save_job(const JobRecord& r) {
                "INSERT OR REPLACE INTO jobs (job_id, max_attempts, attempts, phase, restart_seen, nodes, failed_node, "
                "failure_at, phase_since, signal_at, overdue_reported) VALUES (?,?,?,?,?,?,?,?,?,?,?)");
   st.bind(1, int64_t{r.job_id}).bind(2, int64_t{r.max_attempts}).bind(3, int64_t{r.attempts});
-  st.bind(4, std::string(to_string(r.phase))).bind(5, int64_t{r.restart_seen}).bind(6, join(r.nodes));
+  st.bind(4, std::string(to_string(r.phase))).bind(5, int64_t{r.restart_seen}).bind(6, join_commas(r.nodes));
   st.bind(7, r.failed_node).bind(8, r.failure_at).bind(9, r.phase_since).bind(10, r.signal_at);
   st.bind(11, int64_t{r.overdue_reported});
   st.step();

@@ -1,0 +1,24 @@
+// Comma-separated lists, as Slurm writes them (partitions) and as the store keeps node lists.
+#pragma once
+
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace autoresume {
+
+inline std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  for (std::string item; std::getline(in, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+inline std::string join_commas(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
+  return out;
+}
+
+}  // namespace autoresume
