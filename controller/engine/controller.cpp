@@ -242,10 +242,7 @@ bool Controller::step_job_once(JobRecord& r, const std::optional<Job>& job, std:
     log(d.event == "job_resumed" ? LogLevel::Info : LogLevel::Warning, d.event, {{"job", id(r.job_id)}, {"detail", detail}});
     if (d.event == "budget_exhausted" && job) record_exhausted(r, *job);
   }
-  bool changed = r.phase != before.phase || r.attempts != before.attempts || r.restart_seen != before.restart_seen ||
-                 r.nodes != before.nodes || r.signal_at != before.signal_at || r.failure_at != before.failure_at ||
-                 r.overdue_reported != before.overdue_reported;
-  if (changed) store_.save_job(r);
+  if (r != before) store_.save_job(r);
   return !acted && r.phase != before.phase && !is_terminal(r.phase);
 }
 

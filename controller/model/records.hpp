@@ -35,6 +35,8 @@ struct JobRecord {
   double phase_since = 0;
   double signal_at = 0;
   bool overdue_reported = false;  // PendingTimeout passed in WaitingPending and was reported (once per recovery)
+
+  bool operator==(const JobRecord&) const = default;
 };
 
 struct ActionRow {
