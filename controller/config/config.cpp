@@ -1,5 +1,7 @@
 #include "config/config.hpp"
 
+#include <unistd.h>
+
 #include <charconv>
 #include <fstream>
 #include <functional>
@@ -54,6 +56,28 @@ Setter seconds_key(std::chrono::seconds Config::*field) {
   };
 }
 
+Setter count_key(int Config::*field) {
+  return [=](Config& c, const std::string& v) -> std::optional<std::string> {
+    auto n = parse_integer(v);
+    if (!n || *n < 1 || *n > 1000) return "expected a count from 1 to 1000";
+    c.*field = static_cast<int>(*n);
+    return std::nullopt;
+  };
+}
+
+// A command line whose first word is an absolute path to an executable file (checked at start: a typo in a
+// program path must stop the daemon, not surface at the first node failure).
+// ValidationProgram runs on the node, not here: its path is only required to be absolute.
+Setter program_key(std::string Config::*field, bool runs_here = true) {
+  return [=](Config& c, const std::string& v) -> std::optional<std::string> {
+    std::string exe = v.substr(0, v.find(' '));
+    if (exe.empty() || exe[0] != '/') return "expected an absolute path to a program (arguments may follow)";
+    if (runs_here && access(exe.c_str(), X_OK) != 0) return "\"" + exe + "\" is not an executable file";
+    c.*field = v;
+    return std::nullopt;
+  };
+}
+
 const std::map<std::string, Setter>& keys() {
   static const std::map<std::string, Setter> k = {
       {"PollInterval", duration_key(&Config::poll_interval, std::chrono::milliseconds(100))},
@@ -89,6 +113,22 @@ const std::map<std::string, Setter>& keys() {
          return std::nullopt;
        }},
       {"BreakerWindow", seconds_key(&Config::breaker_window)},
+      {"BreakerReplaceFailures", count_key(&Config::breaker_replace_failures)},
+      {"ReplaceProgram", program_key(&Config::replace_program)},
+      {"RebootProgram", program_key(&Config::reboot_program)},
+      {"ValidationProgram", program_key(&Config::validation_program, false)},
+      {"DefaultAction",
+       [](Config& c, const std::string& v) -> std::optional<std::string> {
+         if (v != "replace" && v != "reboot") return "expected replace or reboot";
+         c.default_action = v;
+         return std::nullopt;
+       }},
+      {"ReplaceTimeout", seconds_key(&Config::replace_timeout)},
+      {"DrainTimeout", seconds_key(&Config::drain_timeout)},
+      {"ValidationTimeout", seconds_key(&Config::validation_timeout)},
+      {"ValidationAttempts", count_key(&Config::validation_attempts)},
+      {"QuarantineAfter", count_key(&Config::quarantine_after)},
+      {"QuarantineWindow", seconds_key(&Config::quarantine_window)},
       {"LogLevel",
        [](Config& c, const std::string& v) -> std::optional<std::string> {
          static const std::map<std::string, LogLevel> levels = {

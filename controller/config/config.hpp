@@ -21,6 +21,19 @@ struct Config {
   LogLevel log_level = LogLevel::Info;               // LogLevel=info|debug|warning|error
   double breaker_fraction = 0.2;                     // BreakerFraction: more than this share of nodes failing ...
   std::chrono::seconds breaker_window{600};          // BreakerWindow: ... within this long opens the breaker
+  int breaker_replace_failures = 3;                  // BreakerReplaceFailures: replace programs failing in a row
+
+  // Node lifecycle (recovery/node_lifecycle.hpp).
+  std::string replace_program;                       // ReplaceProgram: site command, called with the node name
+  std::string reboot_program;                        // RebootProgram: the same, for Action:Reboot / reboot
+  std::string default_action = "replace";            // DefaultAction=replace|reboot for failures without Action:
+  std::chrono::seconds replace_timeout{600};         // ReplaceTimeout: program run + fresh slurmd registered
+  std::chrono::seconds drain_timeout{1800};          // DrainTimeout: jobs leaving a draining node
+  std::string validation_program;                    // ValidationProgram: run on the node as a job; exit 0 = pass
+  std::chrono::seconds validation_timeout{600};      // ValidationTimeout: reservation made to verdict
+  int validation_attempts = 2;                       // ValidationAttempts: failed validations before quarantine
+  int quarantine_after = 3;                          // QuarantineAfter: failures of one node ...
+  std::chrono::seconds quarantine_window{86400};     // QuarantineWindow: ... within this long quarantine it
 };
 
 // Parses `text` (the contents of `path`, used in messages).

@@ -28,6 +28,7 @@ void Controller::recover() {
     log(LogLevel::Warning, "action_interrupted", {{"action", a.kind}, {"target", a.target}, {"journal_id", std::to_string(a.id)}});
   }
   records_ = store_.load_jobs();
+  node_records_ = store_.load_nodes();
   auto open = store_.nodes_with_open_failures();
   open_failures_ = std::set<std::string>(open.begin(), open.end());
   log(LogLevel::Info, "state_loaded", {{"jobs", std::to_string(records_.size())}});
@@ -45,7 +46,9 @@ void Controller::tick() {
   std::map<std::string, bool> failing;
   for (const Node& n : nodes_)
     if (failed_.count(n.name) || is_suspect(n)) failing[n.name] = true;
-  if (breaker_.update(failing, nodes_.size(), unix_now())) {
+  bool open = breaker_.update(failing, nodes_.size(), unix_now());
+  handle_lifecycles();  // with the breaker open: failures recorded and drained, nothing replaced or validated
+  if (open || breaker_.open()) {
     adopt_new_jobs();  // keep watching; act on nothing until an admin resets the breaker
     return;
   }
@@ -102,10 +105,6 @@ void Controller::handle_nodes() {
       store_.add_event("node_failed", n.name, f->cause);
       log(LogLevel::Warning, "node_failed", {{"node", n.name}, {"cause", f->cause}, {"slurm_reason", n.reason}});
     }
-    if (needs_drain(n, *f)) {
-      std::string reason = drain_reason(*f);
-      act("drain", n.name, reason, [&] { return slurm_.drain_node(n.name, reason); });
-    }
     failed.emplace(n.name, *f);
   }
   failed_ = std::move(failed);
@@ -135,6 +134,8 @@ std::map<std::string, int> Controller::free_nodes_by_partition() const {
   std::map<std::string, int> free;
   for (const Node& n : nodes_) {
     if (n.unavailable() || n.base != NodeBase::Idle || n.completing || failed_.count(n.name)) continue;
+    auto lifecycle = node_records_.find(n.name);  // a node being validated is idle, but not capacity yet
+    if (lifecycle != node_records_.end() && lifecycle->second.phase != NodePhase::Healthy) continue;
     for (const auto& p : n.partitions) ++free[p];
   }
   return free;

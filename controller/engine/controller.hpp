@@ -6,6 +6,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -14,6 +15,7 @@
 #include "recovery/breaker.hpp"
 #include "recovery/job_recovery.hpp"
 #include "recovery/node_failure.hpp"
+#include "recovery/node_lifecycle.hpp"
 #include "slurm/slurm_client.hpp"
 #include "store/store.hpp"
 
@@ -34,6 +36,7 @@ class Controller {
   std::chrono::milliseconds next_delay() const;
   const std::map<uint32_t, JobRecord>& jobs() const { return records_; }
   const std::map<std::string, NodeFailure>& failed_nodes() const { return failed_; }
+  const std::map<std::string, NodeRecord>& node_records() const { return node_records_; }
 
   // Test hook: called after each successful action, before it is recorded as done (a crash point).
   std::function<void(const std::string& kind)> after_action;
@@ -41,6 +44,14 @@ class Controller {
  private:
   bool observe();
   void handle_nodes();
+  // Node lifecycles (engine/node_engine.cpp).
+  void handle_lifecycles();
+  void step_node(NodeRecord& record, const Node& node);
+  bool step_node_once(NodeRecord& record, const Node& node);
+  NodeObservation observe_node(NodeRecord& record, const Node& node);
+  Status run_node_action(const NodeDecision& d, NodeRecord& record, const Node& node);
+  void apply_node_decision(const NodeDecision& d, NodeRecord& record, const Node& node, double now);
+  const std::vector<Reservation>* reservations();
   void probe_suspects();
   void handle_jobs();
   void adopt_new_jobs();
@@ -59,6 +70,8 @@ class Controller {
   std::vector<Job> jobs_now_;
   std::map<uint32_t, JobRecord> records_;
   std::map<std::string, NodeFailure> failed_;
+  std::map<std::string, NodeRecord> node_records_;
+  std::optional<std::vector<Reservation>> reservations_;  // loaded at most once per tick, when needed
   std::set<std::string> open_failures_;  // nodes with a failure recorded and not cleared (mirrors the store)
   std::map<std::string, double> last_probe_;
   Breaker breaker_;

@@ -64,4 +64,21 @@ struct Job {
   bool active() const { return state == JobState::Pending || state == JobState::Running || state == JobState::Suspended; }
 };
 
+struct Reservation {
+  std::string name;
+  std::vector<std::string> nodes;
+  bool maint = false;
+  std::time_t end_time = 0;
+};
+
+// A root batch job pinned to one node inside a reservation: how a node is validated (no ssh).
+struct ValidationJobSpec {
+  std::string name;
+  std::string node;
+  std::string partition;
+  std::string reservation;
+  std::string script;
+  uint32_t time_limit_minutes = 10;
+};
+
 }  // namespace autoresume

@@ -39,6 +39,36 @@ struct JobRecord {
   bool operator==(const JobRecord&) const = default;
 };
 
+// A node's lifecycle (recovery/node_lifecycle.hpp has the transition table).
+enum class NodePhase {
+  Healthy,      // in service, or not ours to manage (an admin's drain)
+  Failed,       // a failure seen; counted against QuarantineAfter
+  Draining,     // drained with our reason; waiting for its jobs to leave (DrainTimeout)
+  Replacing,    // replace or reboot program running, then waiting for a fresh slurmd (ReplaceTimeout)
+  Validating,   // in our maintenance reservation, validation job submitted (ValidationTimeout)
+  Quarantined,  // left drained for a human
+};
+
+const char* to_string(NodePhase p);
+bool parse_node_phase(const std::string& s, NodePhase& out);
+
+struct NodeRecord {
+  std::string name;
+  NodePhase phase = NodePhase::Healthy;
+  double phase_since = 0;
+  std::string cause;             // the latest failure's cause
+  std::string action;            // "replace" or "reboot": what Replacing runs
+  std::vector<double> failures;  // when failures began (within QuarantineWindow)
+  int validation_failures = 0;   // in the current lifecycle
+  int program_pid = 0;           // the replace/reboot program (a child of this process, unless restarted since)
+  double program_started = 0;    // 0: not started in this Replacing
+  uint32_t validation_job = 0;   // 0: not submitted in this attempt
+  double validation_started = 0; // when this attempt's job was submitted (a crash-orphaned one is found by name)
+  bool owns_reservation = false; // the reservation autoresume-<name> was created by us
+
+  bool operator==(const NodeRecord&) const = default;
+};
+
 struct ActionRow {
   int64_t id = 0;
   double at = 0;

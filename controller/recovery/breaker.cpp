@@ -30,6 +30,12 @@ bool Breaker::update(const std::map<std::string, bool>& failing_now, size_t tota
   char why[160];
   std::snprintf(why, sizeof why, "%zu of %zu nodes failing within %llds (BreakerFraction=%.2f)", recent, total_nodes,
                 static_cast<long long>(config_.breaker_window.count()), config_.breaker_fraction);
+  trip(why);
+  return true;
+}
+
+void Breaker::trip(const std::string& why) {
+  if (open_) return;
   open_ = true;
   reason_ = why;
   store_.set_meta("breaker_open", "1");
@@ -38,7 +44,6 @@ bool Breaker::update(const std::map<std::string, bool>& failing_now, size_t tota
   log(LogLevel::Error, "breaker_tripped",
       {{"reason", reason_}, {"effect", "no automated probe, requeue, start or hold until reset"},
        {"reset", "autoresumed --reset-breaker"}});
-  return true;
 }
 
 void Breaker::reset(Store& store, const std::string& by) {
@@ -47,6 +52,7 @@ void Breaker::reset(Store& store, const std::string& by) {
   store.set_meta("breaker_open", "0");
   store.set_meta("breaker_reason", "");
   store.set_meta("breaker_reset_at", now);
+  store.set_meta("replace_failures_in_a_row", "0");
   store.add_event("breaker_reset", "cluster", "by " + by);
 }
 

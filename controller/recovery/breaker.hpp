@@ -24,6 +24,9 @@ class Breaker {
   bool open() const { return open_; }
   const std::string& reason() const { return reason_; }
 
+  // Opens it for a reason other than failing nodes (replace programs failing in a row).
+  void trip(const std::string& why);
+
   // What `autoresumed --reset-breaker` does: close it, and forgive failures that began before now.
   static void reset(Store& store, const std::string& by);
 

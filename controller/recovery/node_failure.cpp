@@ -37,6 +37,12 @@ std::optional<NodeFailure> classify_node(const Node& n) {
   return NodeFailure{FailureSource::Slurm, silent ? "slurmd not responding" : "slurm: " + n.reason, alive};
 }
 
+bool is_admin_owned(const Node& n) {
+  if (!(n.drain || n.down() || n.fail)) return false;
+  if (starts_with(n.reason, kReasonPrefix) || n.reason == kActionReplace || n.reason == kActionReboot) return false;
+  return !is_slurm_reason(n.reason);
+}
+
 bool is_suspect(const Node& n) { return n.not_responding && !n.down() && is_slurm_reason(n.reason); }
 
 std::string drain_reason(const NodeFailure& f) { return std::string(kReasonPrefix) + " " + f.cause; }

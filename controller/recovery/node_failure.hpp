@@ -33,6 +33,9 @@ std::optional<NodeFailure> classify_node(const Node& node);
 // cheap probe of its slurmd (only these nodes are probed: a bare connect makes slurmd log an error).
 bool is_suspect(const Node& node);
 
+// Drained, down or failed with a reason that is neither ours, HyperPod's Action:*, nor Slurm's: a person's.
+bool is_admin_owned(const Node& node);
+
 // The reason the controller drains a failed node with, unless it already carries ours or an admin request.
 std::string drain_reason(const NodeFailure& f);
 bool needs_drain(const Node& node, const NodeFailure& f);

@@ -163,4 +163,54 @@ Result<bool> FakeSlurm::slurmd_answers(const std::string& name) {
   return dead_slurmds.count(name) == 0;
 }
 
+Result<std::vector<Reservation>> FakeSlurm::load_reservations() {
+  if (auto e = take_failure()) return *e;
+  std::vector<Reservation> out;
+  for (const auto& [name, r] : reservations) out.push_back(r);
+  return out;
+}
+
+Status FakeSlurm::create_maintenance_reservation(const std::string& name, const std::string& node_name,
+                                                 std::chrono::seconds duration) {
+  auto n = node(node_name);
+  if (!n) return n.error();
+  if (reservations.count(name)) return Error{ESLURM_RESERVATION_NAME_DUP, "Duplicate reservation name"};
+  calls.push_back("reserve " + name + " " + node_name);
+  reservations[name] = Reservation{name, {node_name}, true, std::time(nullptr) + duration.count()};
+  return ok_status();
+}
+
+Status FakeSlurm::delete_reservation(const std::string& name) {
+  if (auto e = take_failure()) return *e;
+  calls.push_back("unreserve " + name);
+  reservations.erase(name);
+  return ok_status();
+}
+
+// The job is PENDING; tests move it along (RUNNING, then COMPLETED or FAILED with an exit code).
+Result<uint32_t> FakeSlurm::submit_validation_job(const ValidationJobSpec& spec) {
+  auto n = node(spec.node);
+  if (!n) return n.error();
+  uint32_t id = next_job_id++;
+  calls.push_back("submit " + spec.name + " " + spec.node + " " + spec.reservation);
+  Job& j = jobs[id];
+  j.id = id;
+  j.name = spec.name;
+  j.state = JobState::Pending;
+  j.nodes = {spec.node};
+  j.num_nodes = 1;
+  j.partition = spec.partition;
+  j.batch = true;
+  j.submit_time = std::time(nullptr);
+  return id;
+}
+
+Status FakeSlurm::cancel_job(uint32_t id) {
+  auto j = job(id);
+  if (!j) return j.error();
+  calls.push_back("cancel " + std::to_string(id));
+  if (j.value()->active()) j.value()->state = JobState::Cancelled;
+  return ok_status();
+}
+
 }  // namespace autoresume

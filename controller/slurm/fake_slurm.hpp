@@ -19,6 +19,8 @@ class FakeSlurm final : public SlurmClient {
   std::optional<Error> fail_next;  // the next call (load or action) fails with this error
   bool unreachable = false;  // every call fails as if slurmctld did not answer
   std::set<std::string> dead_slurmds;  // slurmd_answers() is false for these
+  std::map<std::string, Reservation> reservations;
+  uint32_t next_job_id = 1000;  // ids of submitted (validation) jobs
 
   Node& add_node(const std::string& name, NodeBase base = NodeBase::Idle);
   Job& add_job(uint32_t id, std::vector<std::string> job_nodes, JobState state = JobState::Running);
@@ -35,6 +37,12 @@ class FakeSlurm final : public SlurmClient {
   Status set_admin_comment(uint32_t job_id, const std::string& comment) override;
   Status signal_job(uint32_t job_id, int signal) override;
   Result<bool> slurmd_answers(const std::string& node) override;
+  Result<std::vector<Reservation>> load_reservations() override;
+  Status create_maintenance_reservation(const std::string& name, const std::string& node,
+                                        std::chrono::seconds duration) override;
+  Status delete_reservation(const std::string& name) override;
+  Result<uint32_t> submit_validation_job(const ValidationJobSpec& spec) override;
+  Status cancel_job(uint32_t job_id) override;
 
  private:
   std::optional<Error> take_failure();

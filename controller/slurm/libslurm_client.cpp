@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 
 #include <cstdlib>
 #include <ctime>
@@ -260,6 +261,82 @@ Result<bool> LibSlurmClient::slurmd_answers(const std::string& node) {
   // Nothing listening (or no route): dead. Any reply, even an error, means a slurmd is there.
   if (err == ECONNREFUSED || err == EHOSTUNREACH || err == SLURM_COMMUNICATIONS_CONNECTION_ERROR) return false;
   return true;
+}
+
+Result<std::vector<Reservation>> LibSlurmClient::load_reservations() {
+  reserve_info_msg_t* msg = nullptr;
+  if (slurm_load_reservations(0, &msg) != SLURM_SUCCESS) return last_error("slurm_load_reservations");
+  std::vector<Reservation> out;
+  for (uint32_t i = 0; i < msg->record_count; ++i) {
+    const reserve_info_t& r = msg->reservation_array[i];
+    out.push_back(Reservation{str(r.name), expand_hostlist(r.node_list), (r.flags & RESERVE_FLAG_MAINT) != 0, r.end_time});
+  }
+  slurm_free_reservation_info_msg(msg);
+  return out;
+}
+
+// MAINT keeps the node out of every other job's reach (and out of utilization figures); IGNORE_JOBS lets the
+// reservation be made on a node Slurm still thinks busy (a replaced node's old jobs may linger COMPLETING).
+Status LibSlurmClient::create_maintenance_reservation(const std::string& name, const std::string& node,
+                                                      std::chrono::seconds duration) {
+  resv_desc_msg_t msg;
+  slurm_init_resv_desc_msg(&msg);
+  std::string resv = name, nodes = node, users = "root";
+  msg.name = resv.data();
+  msg.node_list = nodes.data();
+  msg.users = users.data();
+  msg.start_time = std::time(nullptr);
+  msg.duration = static_cast<uint32_t>((duration.count() + 59) / 60);
+  msg.flags = RESERVE_FLAG_MAINT | RESERVE_FLAG_IGN_JOBS;
+  char* created = slurm_create_reservation(&msg);
+  if (!created) return last_error("slurm_create_reservation");
+  std::free(created);
+  return ok_status();
+}
+
+Status LibSlurmClient::delete_reservation(const std::string& name) {
+  std::string resv = name;
+  reservation_name_msg_t msg{};
+  msg.name = resv.data();
+  Status s = status_of(slurm_delete_reservation(&msg), "slurm_delete_reservation");
+  if (!s && s.error().code == ESLURM_RESERVATION_INVALID) return ok_status();  // already gone: the goal holds
+  return s;
+}
+
+Result<uint32_t> LibSlurmClient::submit_validation_job(const ValidationJobSpec& spec) {
+  job_desc_msg_t job;
+  slurm_init_job_desc_msg(&job);
+  std::string name = spec.name, node = spec.node, partition = spec.partition, resv = spec.reservation,
+              script = spec.script, out = "/dev/null", cwd = "/", path = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
+  char* env[] = {path.data()};
+  job.name = name.data();
+  job.req_nodes = node.data();
+  job.min_nodes = 1;
+  job.max_nodes = 1;
+  if (!partition.empty()) job.partition = partition.data();
+  job.reservation = resv.data();
+  job.script = script.data();
+  job.std_out = out.data();
+  job.std_err = out.data();
+  job.work_dir = cwd.data();
+  job.environment = env;
+  job.env_size = 1;
+  job.user_id = 0;
+  job.group_id = 0;
+  job.shared = 0;  // the whole node: nothing else runs beside a validation
+  job.requeue = 0;
+  job.time_limit = spec.time_limit_minutes;
+  submit_response_msg_t* resp = nullptr;
+  if (slurm_submit_batch_job(&job, &resp) != SLURM_SUCCESS) return last_error("slurm_submit_batch_job");
+  uint32_t id = resp->job_id;
+  slurm_free_submit_response_response_msg(resp);
+  return id;
+}
+
+Status LibSlurmClient::cancel_job(uint32_t job_id) {
+  Status s = status_of(slurm_kill_job(job_id, SIGKILL, 0), "slurm_kill_job(cancel)");
+  if (!s && s.error().code == ESLURM_ALREADY_DONE) return ok_status();
+  return s;
 }
 
 }  // namespace autoresume

@@ -33,6 +33,12 @@ class LibSlurmClient final : public SlurmClient {
   Status set_admin_comment(uint32_t job_id, const std::string& comment) override;
   Status signal_job(uint32_t job_id, int signal) override;
   Result<bool> slurmd_answers(const std::string& node) override;
+  Result<std::vector<Reservation>> load_reservations() override;
+  Status create_maintenance_reservation(const std::string& name, const std::string& node,
+                                        std::chrono::seconds duration) override;
+  Status delete_reservation(const std::string& name) override;
+  Result<uint32_t> submit_validation_job(const ValidationJobSpec& spec) override;
+  Status cancel_job(uint32_t job_id) override;
 
  private:
   node_info_msg_t* node_msg_ = nullptr;

@@ -2,6 +2,7 @@
 // this interface; LibSlurmClient talks to a real slurmctld, FakeSlurm is an in-memory cluster for unit tests.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -34,6 +35,15 @@ class SlurmClient {
   virtual Status start_job_now(uint32_t job_id) = 0;
   virtual Status set_admin_comment(uint32_t job_id, const std::string& comment) = 0;
   virtual Status signal_job(uint32_t job_id, int signal) = 0;
+
+  // Reservations: a MAINT + IGNORE_JOBS reservation on one node for `duration`, usable by root only.
+  virtual Result<std::vector<Reservation>> load_reservations() = 0;
+  virtual Status create_maintenance_reservation(const std::string& name, const std::string& node,
+                                                std::chrono::seconds duration) = 0;
+  virtual Status delete_reservation(const std::string& name) = 0;
+  // Submits the batch job as root; returns its id.
+  virtual Result<uint32_t> submit_validation_job(const ValidationJobSpec& spec) = 0;
+  virtual Status cancel_job(uint32_t job_id) = 0;
 
   // One RPC to the node's slurmd: true if it answered (even with an error), false if nothing listens. Only for
   // suspects: every probe makes slurmd log a "Zero Bytes" error.

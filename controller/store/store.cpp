@@ -1,6 +1,7 @@
 #include "store/store.hpp"
 
 #include <chrono>
+#include <cstdlib>
 #include <stdexcept>
 
 #include "util/strings.hpp"
@@ -23,7 +24,24 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS node_failures (
   id INTEGER PRIMARY KEY AUTOINCREMENT, node TEXT NOT NULL, cause TEXT NOT NULL, reason TEXT NOT NULL,
   at REAL NOT NULL, cleared_at REAL);
+CREATE TABLE IF NOT EXISTS nodes (
+  name TEXT PRIMARY KEY, phase TEXT NOT NULL, phase_since REAL NOT NULL, cause TEXT NOT NULL, action TEXT NOT NULL,
+  failures TEXT NOT NULL, validation_failures INTEGER NOT NULL, program_pid INTEGER NOT NULL,
+  program_started REAL NOT NULL, validation_job INTEGER NOT NULL, validation_started REAL NOT NULL,
+  owns_reservation INTEGER NOT NULL);
 )sql";
+
+std::string join_times(const std::vector<double>& times) {
+  std::vector<std::string> parts;
+  for (double t : times) parts.push_back(std::to_string(t));
+  return join_commas(parts);
+}
+
+std::vector<double> split_times(const std::string& text) {
+  std::vector<double> out;
+  for (const auto& p : split_commas(text)) out.push_back(std::atof(p.c_str()));
+  return out;
+}
 
 // A prepared statement with positional binds; throws on SQLite errors (a broken state database is fatal).
 class Statement {
@@ -129,6 +147,42 @@ void Store::save_job(const JobRecord& r) {
   st.bind(4, std::string(to_string(r.phase))).bind(5, int64_t{r.restart_seen}).bind(6, join_commas(r.nodes));
   st.bind(7, r.failed_node).bind(8, r.failure_at).bind(9, r.phase_since).bind(10, r.signal_at);
   st.bind(11, int64_t{r.overdue_reported});
+  st.step();
+}
+
+std::map<std::string, NodeRecord> Store::load_nodes() {
+  std::map<std::string, NodeRecord> out;
+  Statement st(db_,
+               "SELECT name, phase, phase_since, cause, action, failures, validation_failures, program_pid, "
+               "program_started, validation_job, validation_started, owns_reservation FROM nodes");
+  while (st.step()) {
+    NodeRecord r;
+    r.name = st.text(0);
+    if (!parse_node_phase(st.text(1), r.phase)) r.phase = NodePhase::Healthy;
+    r.phase_since = st.real(2);
+    r.cause = st.text(3);
+    r.action = st.text(4);
+    r.failures = split_times(st.text(5));
+    r.validation_failures = static_cast<int>(st.integer(6));
+    r.program_pid = static_cast<int>(st.integer(7));
+    r.program_started = st.real(8);
+    r.validation_job = static_cast<uint32_t>(st.integer(9));
+    r.validation_started = st.real(10);
+    r.owns_reservation = st.integer(11) != 0;
+    out[r.name] = r;
+  }
+  return out;
+}
+
+void Store::save_node(const NodeRecord& r) {
+  Statement st(db_,
+               "INSERT OR REPLACE INTO nodes (name, phase, phase_since, cause, action, failures, validation_failures, "
+               "program_pid, program_started, validation_job, validation_started, owns_reservation) "
+               "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
+  st.bind(1, r.name).bind(2, std::string(to_string(r.phase))).bind(3, r.phase_since).bind(4, r.cause);
+  st.bind(5, r.action).bind(6, join_times(r.failures)).bind(7, int64_t{r.validation_failures});
+  st.bind(8, int64_t{r.program_pid}).bind(9, r.program_started).bind(10, int64_t{r.validation_job});
+  st.bind(11, r.validation_started).bind(12, int64_t{r.owns_reservation});
   st.step();
 }
 

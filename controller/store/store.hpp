@@ -26,6 +26,9 @@ class Store {
   std::map<uint32_t, JobRecord> load_jobs();
   void save_job(const JobRecord& job);
 
+  std::map<std::string, NodeRecord> load_nodes();
+  void save_node(const NodeRecord& node);
+
   int64_t begin_action(const std::string& kind, const std::string& target, const std::string& detail);
   void finish_action(int64_t id, bool ok, const std::string& error = "");
   std::vector<ActionRow> actions(const std::string& state = "");  // all, or only those in `state`

@@ -1,0 +1,216 @@
+// The engine half of node lifecycles: builds each node's observation, journals and sends the step that
+// recovery/node_lifecycle.cpp decided, and keeps the record. Only nodes that failed (or are in a lifecycle) have
+// a record; a healthy node costs one classify_node() per tick.
+#include <filesystem>
+
+#include "engine/controller.hpp"
+#include "util/log.hpp"
+
+namespace autoresume {
+namespace {
+
+constexpr const char* kReplaceFailuresKey = "replace_failures_in_a_row";
+
+const Job* find_validation_job(const std::vector<Job>& jobs, const NodeRecord& r) {
+  for (const Job& j : jobs) {
+    if (r.validation_job != 0 ? j.id == r.validation_job
+                              : (r.validation_started != 0 && j.name == validation_job_name(r.name) &&
+                                 static_cast<double>(j.submit_time) + 1 >= r.validation_started))
+      return &j;
+  }
+  return nullptr;
+}
+
+std::string action_for(const Node& n, const Config& config) {
+  if (n.reason == kActionReboot) return "reboot";
+  if (n.reason == kActionReplace) return "replace";
+  return config.default_action;
+}
+
+}  // namespace
+
+const std::vector<Reservation>* Controller::reservations() {
+  if (!reservations_) {
+    auto loaded = slurm_.load_reservations();
+    if (!loaded) {
+      log(LogLevel::Warning, "reservations_unavailable", {{"error", loaded.error().message}});
+      return nullptr;
+    }
+    reservations_ = std::move(loaded).value();
+  }
+  return &*reservations_;
+}
+
+void Controller::handle_lifecycles() {
+  reservations_.reset();
+  for (const Node& n : nodes_) {
+    auto it = node_records_.find(n.name);
+    if (it == node_records_.end()) {
+      if (!classify_node(n)) continue;  // healthy and never failed: nothing to remember
+      NodeRecord fresh;
+      fresh.name = n.name;
+      fresh.phase_since = unix_now();
+      it = node_records_.emplace(n.name, fresh).first;
+    }
+    step_node(it->second, n);
+  }
+}
+
+// Like jobs: steps that send nothing are followed at once by the next decision on the same snapshot.
+void Controller::step_node(NodeRecord& r, const Node& n) {
+  for (int i = 0; i < 4 && step_node_once(r, n); ++i) {
+  }
+}
+
+NodeObservation Controller::observe_node(NodeRecord& r, const Node& n) {
+  NodeObservation seen;
+  seen.node = n;
+  seen.has_jobs = n.base == NodeBase::Allocated || n.base == NodeBase::Mixed || n.completing;
+  bool needs_reservations = r.phase == NodePhase::Validating || r.owns_reservation;
+  if (needs_reservations) {
+    const auto* resv = reservations();
+    if (!resv) seen.reservation_exists = true;  // unknown: assume it is there (no duplicate create, no delete)
+    else
+      for (const auto& x : *resv) seen.reservation_exists |= x.name == validation_reservation_name(r.name);
+  }
+  if (r.phase == NodePhase::Validating) {
+    if (const Job* j = find_validation_job(jobs_now_, r)) {
+      seen.validation_job = *j;
+      r.validation_job = j->id;  // found by name after a crash: remembered from now on
+    }
+  }
+  if (r.phase == NodePhase::Replacing && r.program_pid > 0) seen.program = poll_site_program(r.program_pid);
+  return seen;
+}
+
+bool Controller::step_node_once(NodeRecord& r, const Node& n) {
+  NodeContext ctx{unix_now(), &config_, breaker_.open()};
+  NodeRecord before = r;
+  NodeObservation seen = observe_node(r, n);
+  NodeDecision d = decide_node(r, seen, ctx);
+  if (!node_transition_allowed(r.phase, d.phase)) {
+    log(LogLevel::Error, "node_transition_refused", {{"node", r.name}, {"from", to_string(r.phase)}, {"to", to_string(d.phase)}});
+    return false;
+  }
+  bool acted = d.action != NodeAction::None;
+  if (acted && !run_node_action(d, r, n)) {
+    if (r != before) store_.save_node(r);
+    return false;  // the phase stays; decided again next tick
+  }
+  apply_node_decision(d, r, n, ctx.now);
+  if (r != before) store_.save_node(r);
+  return !acted && r.phase != before.phase;
+}
+
+Status Controller::run_node_action(const NodeDecision& d, NodeRecord& r, const Node& n) {
+  const std::string& node = r.name;
+  switch (d.action) {
+    case NodeAction::Drain:
+      if (n.drain && n.reason == d.detail) return ok_status();
+      return act("drain", node, d.detail, [&] { return slurm_.drain_node(node, d.detail); });
+    case NodeAction::Down:
+      return act("down", node, d.detail, [&] { return slurm_.down_node(node, d.detail); });
+    case NodeAction::StartProgram: {
+      const std::string& command =
+          r.action == "reboot" && !config_.reboot_program.empty() ? config_.reboot_program : config_.replace_program;
+      r.program_started = unix_now();
+      r.program_pid = 0;
+      if (command.empty()) {
+        log(LogLevel::Info, "replace_waiting", {{"node", node}, {"why", "no program configured: waiting for its slurmd to come back"}});
+        return ok_status();
+      }
+      store_.save_node(r);  // the start time is on disk before the program runs
+      std::error_code ec;
+      std::filesystem::create_directories(config_.state_dir + "/programs", ec);
+      std::string log_path = config_.state_dir + "/programs/" + node + ".log";
+      return act(r.action, node, command, [&]() -> Status {
+        auto pid = start_site_program(command, node, log_path);
+        if (!pid) return pid.error();
+        r.program_pid = *pid;
+        return ok_status();
+      });
+    }
+    case NodeAction::KillProgram:
+      return act("kill_program", node, std::to_string(r.program_pid), [&] {
+        kill_site_program(r.program_pid);
+        return ok_status();
+      });
+    case NodeAction::Reserve:
+      r.owns_reservation = true;  // journaled first: a crash after the create still knows the reservation is ours
+      store_.save_node(r);
+      return act("reserve", node, validation_reservation_name(node), [&] {
+        return slurm_.create_maintenance_reservation(validation_reservation_name(node), node, config_.validation_timeout * 2);
+      });
+    case NodeAction::Resume:
+      return act("resume", node, "inside " + validation_reservation_name(node), [&] { return slurm_.resume_node(node); });
+    case NodeAction::SubmitValidation: {
+      r.validation_started = unix_now();
+      r.validation_job = 0;
+      store_.save_node(r);  // a crash after the submit finds the job by name, submitted after this time
+      ValidationJobSpec spec;
+      spec.name = validation_job_name(node);
+      spec.node = node;
+      spec.partition = n.partitions.empty() ? "" : n.partitions.front();
+      spec.reservation = validation_reservation_name(node);
+      spec.script = "#!/bin/sh\n# autoresume: validation of " + node + "\nexec " + config_.validation_program + "\n";
+      spec.time_limit_minutes = static_cast<uint32_t>((config_.validation_timeout.count() + 59) / 60);
+      return act("validate", node, config_.validation_program, [&]() -> Status {
+        auto id = slurm_.submit_validation_job(spec);
+        if (!id) return id.error();
+        r.validation_job = *id;
+        return ok_status();
+      });
+    }
+    case NodeAction::CancelValidation:
+      return act("cancel_validation", node, std::to_string(r.validation_job), [&] { return slurm_.cancel_job(r.validation_job); });
+    case NodeAction::Unreserve: {
+      Status s = act("unreserve", node, validation_reservation_name(node),
+                     [&] { return slurm_.delete_reservation(validation_reservation_name(node)); });
+      if (s) r.owns_reservation = false;
+      return s;
+    }
+    case NodeAction::None: break;
+  }
+  return ok_status();
+}
+
+void Controller::apply_node_decision(const NodeDecision& d, NodeRecord& r, const Node& n, double now) {
+  if (d.count_failure) {
+    if (r.phase == NodePhase::Healthy) {
+      r.cause = d.why;
+      r.action = action_for(n, config_);
+    }
+    r.failures.push_back(now);
+    std::erase_if(r.failures, [&](double at) { return now - at > static_cast<double>(config_.quarantine_window.count()); });
+  }
+  if (d.replace_failed && r.program_pid > 0) {
+    int in_a_row = std::atoi(store_.meta(kReplaceFailuresKey).c_str()) + 1;
+    store_.set_meta(kReplaceFailuresKey, std::to_string(in_a_row));
+    if (in_a_row >= config_.breaker_replace_failures)
+      breaker_.trip(std::to_string(in_a_row) + " replace programs failed in a row (BreakerReplaceFailures=" +
+                    std::to_string(config_.breaker_replace_failures) + "), last on " + r.name);
+  }
+  if (d.replace_succeeded) store_.set_meta(kReplaceFailuresKey, "0");
+  if (d.validation_failed) {
+    ++r.validation_failures;
+    r.validation_job = 0;
+    r.validation_started = 0;
+  }
+  if (!d.event.empty()) {
+    store_.add_event(d.event, r.name, d.why);
+    bool bad = d.event == "node_quarantined" || d.event == "replace_failed" || d.event == "validation_failed";
+    log(bad ? LogLevel::Warning : LogLevel::Info, d.event, {{"node", r.name}, {"detail", d.why}});
+  }
+  if (d.phase == r.phase) return;
+  log(LogLevel::Info, "node_phase", {{"node", r.name}, {"from", to_string(r.phase)}, {"to", to_string(d.phase)}, {"why", d.why}});
+  if (d.phase == NodePhase::Replacing) r.program_started = 0, r.program_pid = 0;
+  if (d.phase == NodePhase::Validating) r.validation_failures = 0, r.validation_job = 0, r.validation_started = 0;
+  if (d.phase == NodePhase::Healthy) {
+    if (r.phase == NodePhase::Quarantined) r.failures.clear();  // an admin released it: its history is forgiven
+    r.validation_failures = 0, r.validation_job = 0, r.validation_started = 0, r.program_pid = 0, r.program_started = 0;
+  }
+  r.phase = d.phase;
+  r.phase_since = now;
+}
+
+}  // namespace autoresume

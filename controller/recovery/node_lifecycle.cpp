@@ -1,0 +1,216 @@
+#include "recovery/node_lifecycle.hpp"
+
+#include <array>
+#include <utility>
+
+#include "recovery/node_failure.hpp"
+
+namespace autoresume {
+namespace {
+
+using P = NodePhase;
+
+constexpr std::array<std::pair<P, P>, 16> kTransitions = {{
+    {P::Healthy, P::Failed},
+    {P::Failed, P::Draining},
+    {P::Failed, P::Quarantined},
+    {P::Failed, P::Healthy},  // an admin took the node over
+    {P::Draining, P::Replacing},
+    {P::Draining, P::Healthy},
+    {P::Replacing, P::Validating},
+    {P::Replacing, P::Failed},  // the program failed or timed out: one more failure
+    {P::Replacing, P::Healthy},
+    {P::Validating, P::Healthy},  // passed (or taken over by an admin)
+    {P::Validating, P::Quarantined},
+    {P::Validating, P::Failed},  // failed again while being validated (its slurmd died)
+    {P::Quarantined, P::Healthy},  // an admin resumed it
+    {P::Draining, P::Quarantined},
+    {P::Replacing, P::Quarantined},
+    {P::Healthy, P::Quarantined},
+}};
+
+NodeDecision stay(const NodeRecord& r) {
+  NodeDecision d;
+  d.phase = r.phase;
+  return d;
+}
+
+NodeDecision go(P phase, NodeAction action = NodeAction::None, std::string why = "", std::string event = "") {
+  NodeDecision d;
+  d.phase = phase;
+  d.action = action;
+  d.why = std::move(why);
+  d.event = std::move(event);
+  return d;
+}
+
+std::string ours(const std::string& what) { return std::string(kReasonPrefix) + " " + what; }
+
+bool drained_or_down(const Node& n) { return n.drain || n.down(); }
+
+// A slurmd that registered after the program started and answers: the replacement (or the rebooted node).
+bool fresh_slurmd(const Node& n, const NodeRecord& r) {
+  return !n.not_responding && n.base != NodeBase::Unknown && n.slurmd_start_time + 1 >= static_cast<std::time_t>(r.program_started);
+}
+
+std::string quarantine_reason(const NodeRecord& r) { return ours("quarantined: " + r.cause); }
+
+NodeDecision quarantine(const std::string& why) {
+  return go(P::Quarantined, NodeAction::Drain, why, "node_quarantined");
+}
+
+NodeDecision decide_healthy(const NodeRecord& r, const Node& n) {
+  auto f = classify_node(n);
+  if (!f) return stay(r);
+  NodeDecision d = go(P::Failed, NodeAction::None, f->cause, "node_failed");
+  d.count_failure = true;
+  return d;
+}
+
+NodeDecision decide_failed(const NodeRecord& r, const Node& n, const NodeContext& ctx) {
+  if (failures_in_window(r, ctx.now, *ctx.config) >= ctx.config->quarantine_after) {
+    NodeDecision d = quarantine(std::to_string(failures_in_window(r, ctx.now, *ctx.config)) + " failures within QuarantineWindow");
+    d.detail = quarantine_reason(r);
+    return d;
+  }
+  // A DOWN node is drained too: ReturnToService=1 would otherwise put it back in service, unvalidated, the
+  // moment a slurmd registers under its name. Our reasons, the agent's and an admin's Action:* stay as they are.
+  auto f = classify_node(n);
+  if (!f || !needs_drain(n, *f)) return go(P::Draining, NodeAction::None, "drained");
+  NodeDecision d = go(P::Draining, NodeAction::Drain, "drain: " + r.cause);
+  d.detail = drain_reason(*f);
+  return d;
+}
+
+NodeDecision decide_draining(const NodeRecord& r, const Node& n, const NodeObservation& seen, const NodeContext& ctx) {
+  if (n.down() || n.not_responding || !seen.has_jobs) return go(P::Replacing, NodeAction::None, "no jobs left on it");
+  if (ctx.now - r.phase_since < static_cast<double>(ctx.config->drain_timeout.count())) return stay(r);
+  NodeDecision d = go(P::Replacing, NodeAction::Down, "jobs still there after DrainTimeout", "drain_timeout");
+  d.detail = ours("drain timed out: " + r.cause);
+  return d;
+}
+
+NodeDecision replace_failed(const std::string& why) {
+  NodeDecision d = go(P::Failed, NodeAction::None, why, "replace_failed");
+  d.count_failure = true;
+  d.replace_failed = true;
+  return d;
+}
+
+NodeDecision decide_replacing(const NodeRecord& r, const Node& n, const NodeObservation& seen, const NodeContext& ctx) {
+  if (ctx.breaker_open) return stay(r);
+  if (r.program_started == 0) return go(P::Replacing, NodeAction::StartProgram, r.action);
+  bool timed_out = ctx.now - r.program_started > static_cast<double>(ctx.config->replace_timeout.count());
+  ProgramState state = seen.program ? seen.program->state : ProgramState::Gone;
+  if (state == ProgramState::Failed)
+    return replace_failed(r.action + " program exited " + std::to_string(seen.program->exit_code));
+  if (state == ProgramState::Running) {
+    if (!timed_out) return stay(r);
+    NodeDecision d = replace_failed(r.action + " program still running after ReplaceTimeout");
+    d.action = NodeAction::KillProgram;
+    return d;
+  }
+  if (fresh_slurmd(n, r)) {
+    NodeDecision d = go(P::Validating, NodeAction::None, "fresh slurmd registered", "node_replaced");
+    d.replace_succeeded = true;
+    return d;
+  }
+  if (timed_out) return replace_failed("no fresh slurmd registered within ReplaceTimeout");
+  return stay(r);
+}
+
+NodeDecision validation_failed(const NodeRecord& r, const NodeContext& ctx, NodeAction action, const std::string& why) {
+  bool last = r.validation_failures + 1 >= ctx.config->validation_attempts;
+  NodeDecision d = go(last ? P::Quarantined : P::Validating, action, why, last ? "node_quarantined" : "validation_failed");
+  d.validation_failed = true;
+  d.detail = last ? ours("quarantined: validation failed: " + why) : ours("validation failed: " + why);
+  return d;
+}
+
+NodeDecision decide_validating(const NodeRecord& r, const Node& n, const NodeObservation& seen, const NodeContext& ctx) {
+  if (ctx.breaker_open) return stay(r);
+  if (ctx.config->validation_program.empty()) {
+    if (drained_or_down(n)) return go(P::Validating, NodeAction::Resume, "no ValidationProgram: returned as registered");
+    return go(P::Healthy, NodeAction::None, "returned to service (no ValidationProgram)", "node_returned");
+  }
+  if (!seen.reservation_exists) return go(P::Validating, NodeAction::Reserve, "maintenance reservation");
+  const auto& job = seen.validation_job;
+  if (!job) {
+    if (drained_or_down(n)) return go(P::Validating, NodeAction::Resume, "resume inside the reservation");
+    return go(P::Validating, NodeAction::SubmitValidation, "validation job");
+  }
+  if (job->active()) {
+    bool timed_out = ctx.now - r.validation_started > static_cast<double>(ctx.config->validation_timeout.count());
+    if (!timed_out) return stay(r);
+    // Cancelled first; the next tick sees it ended and fails the attempt like any other failed validation.
+    return go(P::Validating, NodeAction::CancelValidation, "validation job did not finish within ValidationTimeout",
+              "validation_timeout");
+  }
+  int code = static_cast<int>(job->exit_code >> 8);
+  if (job->state == JobState::Completed && code == 0)
+    return go(P::Healthy, NodeAction::Unreserve, "validation job " + std::to_string(job->id) + " passed", "node_validated");
+  std::string why = "validation job " + std::to_string(job->id) + " " + to_string(job->state) + ", exit " + std::to_string(code);
+  return validation_failed(r, ctx, NodeAction::Drain, why);
+}
+
+NodeDecision decide_quarantined(const NodeRecord& r, const Node& n, const NodeObservation& seen) {
+  if (r.owns_reservation && seen.reservation_exists) return go(P::Quarantined, NodeAction::Unreserve, "quarantined");
+  if (!drained_or_down(n)) return go(P::Healthy, NodeAction::None, "resumed by an admin", "node_released");
+  return stay(r);
+}
+
+}  // namespace
+
+const char* to_string(NodeAction a) {
+  switch (a) {
+    case NodeAction::None: return "none";
+    case NodeAction::Drain: return "drain";
+    case NodeAction::Down: return "down";
+    case NodeAction::StartProgram: return "start_program";
+    case NodeAction::KillProgram: return "kill_program";
+    case NodeAction::Reserve: return "reserve";
+    case NodeAction::Resume: return "resume";
+    case NodeAction::SubmitValidation: return "submit_validation";
+    case NodeAction::CancelValidation: return "cancel_validation";
+    case NodeAction::Unreserve: return "unreserve";
+  }
+  return "unknown";
+}
+
+std::string validation_reservation_name(const std::string& node) { return "autoresume-" + node; }
+std::string validation_job_name(const std::string& node) { return "autoresume-validate-" + node; }
+
+int failures_in_window(const NodeRecord& r, double now, const Config& config) {
+  int n = 0;
+  for (double at : r.failures)
+    if (now - at <= static_cast<double>(config.quarantine_window.count())) ++n;
+  return n;
+}
+
+NodeDecision decide_node(const NodeRecord& r, const NodeObservation& seen, const NodeContext& ctx) {
+  if (!seen.node) return stay(r);
+  const Node& n = *seen.node;
+  if (r.phase != P::Healthy && is_admin_owned(n)) {
+    // Our reservation goes first; the phase changes on the tick after, when nothing of ours is left.
+    if (r.owns_reservation && seen.reservation_exists) return go(r.phase, NodeAction::Unreserve, "an admin took the node over");
+    return go(P::Healthy, NodeAction::None, "drained by an admin: \"" + n.reason + "\"; left to them", "node_admin_override");
+  }
+  switch (r.phase) {
+    case P::Healthy: return decide_healthy(r, n);
+    case P::Failed: return decide_failed(r, n, ctx);
+    case P::Draining: return decide_draining(r, n, seen, ctx);
+    case P::Replacing: return decide_replacing(r, n, seen, ctx);
+    case P::Validating: return decide_validating(r, n, seen, ctx);
+    case P::Quarantined: return decide_quarantined(r, n, seen);
+  }
+  return stay(r);
+}
+
+bool node_transition_allowed(NodePhase from, NodePhase to) {
+  if (from == to) return true;
+  for (const auto& [f, t] : kTransitions)
+    if (f == from && t == to) return true;
+  return false;
+}
+
+}  // namespace autoresume

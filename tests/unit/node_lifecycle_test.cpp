@@ -1,0 +1,331 @@
+// Node lifecycles against the in-memory Slurm: every transition, every timeout, a restart in the middle, and the
+// nodes that are not ours.
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <thread>
+
+#include "engine/controller.hpp"
+#include "slurm/fake_slurm.hpp"
+
+using namespace autoresume;
+using Calls = std::vector<std::string>;
+
+namespace {
+
+struct Cluster {
+  FakeSlurm slurm;
+  std::unique_ptr<Store> store = Store::open(":memory:").value();
+  Config config;
+  std::unique_ptr<Controller> ctl;
+
+  Cluster() {
+    set_log_level(LogLevel::Error);
+    config.state_dir = std::filesystem::temp_directory_path() / ("autoresume-lifecycle-" + std::to_string(getpid()));
+    config.validation_program = "/usr/sbin/autoresume-agent check";
+    config.breaker_fraction = 1.0;  // these tests are about one node at a time
+    for (const char* n : {"n1", "n2", "n3", "n4"}) slurm.add_node(n);
+    restart();
+  }
+  void restart() {
+    ctl = std::make_unique<Controller>(slurm, *store, config);
+    ctl->recover();
+  }
+  Calls tick() {
+    slurm.calls.clear();
+    ctl->tick();
+    return slurm.calls;
+  }
+  NodePhase phase(const std::string& n) {
+    auto it = ctl->node_records().find(n);
+    return it == ctl->node_records().end() ? NodePhase::Healthy : it->second.phase;
+  }
+  const NodeRecord& record(const std::string& n) { return ctl->node_records().at(n); }
+  void dies(const std::string& n) {
+    auto& node = slurm.nodes[n];
+    node.base = NodeBase::Down;
+    node.not_responding = true;
+    node.reason = "Not responding";
+  }
+  // A fresh slurmd under the node's name: what a replace program (or a reboot) brings. The drain stays.
+  void fresh_slurmd(const std::string& n) {
+    auto& node = slurm.nodes[n];
+    node.not_responding = false;
+    node.slurmd_start_time = std::time(nullptr) + 1;
+  }
+  // The validation job in Slurm: RUNNING, then ended with `exit_code`.
+  void validation_ends(const std::string& n, int exit_code) {
+    uint32_t id = record(n).validation_job;
+    REQUIRE(id != 0);
+    Job& j = slurm.jobs.at(id);
+    j.state = exit_code == 0 ? JobState::Completed : JobState::Failed;
+    j.exit_code = static_cast<uint32_t>(exit_code) << 8;
+  }
+  // Ticks until the running program has exited and been seen (at most 5 s).
+  void until_program_done(const std::string& n) {
+    for (int i = 0; i < 100 && phase(n) == NodePhase::Replacing && record(n).program_pid > 0; ++i) {
+      if (kill(record(n).program_pid, 0) != 0) break;
+      tick();
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  bool has_event(const std::string& kind) {
+    for (const auto& e : store->events())
+      if (e.kind == kind) return true;
+    return false;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("lifecycle: a dead node is drained, replaced, validated in a reservation and returned", "[lifecycle]") {
+  Cluster c;
+  c.dies("n2");
+  CHECK(c.tick() == Calls{"drain n2 autoresume: slurmd not responding"});
+  CHECK(c.phase("n2") == NodePhase::Draining);
+  CHECK(c.tick().empty());  // DOWN: no jobs to wait for; no ReplaceProgram: waits for a fresh slurmd
+  CHECK(c.phase("n2") == NodePhase::Replacing);
+  CHECK(c.tick().empty());
+  CHECK(c.phase("n2") == NodePhase::Replacing);
+
+  c.fresh_slurmd("n2");
+  CHECK(c.tick() == Calls{"reserve autoresume-n2 n2"});
+  CHECK(c.phase("n2") == NodePhase::Validating);
+  CHECK(c.record("n2").owns_reservation);
+  CHECK(c.tick() == Calls{"resume n2"});
+  CHECK(c.tick() == Calls{"submit autoresume-validate-n2 n2 autoresume-n2"});
+  CHECK(c.tick().empty());  // pending / running: waits
+  c.validation_ends("n2", 0);
+  CHECK(c.tick() == Calls{"unreserve autoresume-n2"});
+  CHECK(c.phase("n2") == NodePhase::Healthy);
+  CHECK(c.slurm.reservations.empty());
+  CHECK(c.has_event("node_validated"));
+  CHECK(c.tick().empty());
+}
+
+TEST_CASE("lifecycle: the replace program runs with the node name; its failure counts, then quarantine",
+          "[lifecycle]") {
+  Cluster c;
+  c.config.replace_program = "/bin/false";
+  c.config.quarantine_after = 2;
+  c.config.breaker_replace_failures = 10;
+  c.dies("n3");
+  c.tick();  // drained
+  c.tick();  // replacing
+  REQUIRE(c.phase("n3") == NodePhase::Replacing);
+  CHECK(c.record("n3").program_pid > 0);
+  c.until_program_done("n3");
+  // Failed once more (2 failures: the death and the program) -> quarantined, drained with the reason.
+  CHECK(c.phase("n3") == NodePhase::Quarantined);
+  CHECK(c.slurm.nodes["n3"].reason.rfind("autoresume: quarantined: ", 0) == 0);
+  CHECK(c.has_event("replace_failed"));
+  CHECK(c.has_event("node_quarantined"));
+  CHECK(c.tick().empty());
+
+  // An admin resumes it: back to Healthy, its history forgiven.
+  auto& n = c.slurm.nodes["n3"];
+  n.drain = false;
+  n.base = NodeBase::Idle;
+  n.not_responding = false;
+  n.reason.clear();
+  c.tick();
+  CHECK(c.phase("n3") == NodePhase::Healthy);
+  CHECK(c.record("n3").failures.empty());
+  CHECK(c.has_event("node_released"));
+}
+
+TEST_CASE("lifecycle: a succeeding replace program plus a fresh slurmd leads to validation", "[lifecycle]") {
+  Cluster c;
+  c.config.replace_program = "/bin/true";
+  c.dies("n1");
+  c.tick();  // drained
+  c.tick();  // replacing
+  c.until_program_done("n1");
+  CHECK(c.phase("n1") == NodePhase::Replacing);  // the program is done, the new slurmd not yet registered
+  c.fresh_slurmd("n1");
+  c.tick();
+  CHECK(c.phase("n1") == NodePhase::Validating);
+  CHECK(c.has_event("node_replaced"));
+  CHECK(std::filesystem::exists(c.config.state_dir + "/programs/n1.log"));
+}
+
+TEST_CASE("lifecycle: ReplaceTimeout kills a hung program and counts a failure", "[lifecycle][timeout]") {
+  Cluster c;
+  c.config.replace_program = "/bin/sleep 30; :";
+  c.config.replace_timeout = std::chrono::seconds(0);
+  c.config.quarantine_after = 5;
+  c.dies("n1");
+  c.tick();  // drained
+  c.tick();  // replacing
+  int pid = c.record("n1").program_pid;
+  REQUIRE(pid > 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  c.tick();
+  CHECK(kill(pid, 0) != 0);  // killed and reaped
+  CHECK(c.has_event("replace_failed"));
+  CHECK(c.record("n1").failures.size() == 2);
+}
+
+TEST_CASE("lifecycle: replace programs failing in a row trip the breaker", "[lifecycle][breaker]") {
+  Cluster c;
+  c.config.replace_program = "/bin/false";
+  c.config.quarantine_after = 100;
+  c.config.breaker_replace_failures = 2;
+  c.dies("n1");
+  c.tick();  // drained
+  c.tick();  // replacing
+  for (int i = 0; i < 40 && !c.ctl->breaker_open(); ++i) {
+    c.tick();
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  CHECK(c.ctl->breaker_open());
+  CHECK(c.store->meta("breaker_reason").find("replace programs failed in a row") != std::string::npos);
+  // Open: nothing more is started.
+  Calls calls = c.tick();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  c.tick();
+  CHECK(c.phase("n1") == NodePhase::Replacing);
+  CHECK(c.record("n1").program_started == 0);
+}
+
+TEST_CASE("lifecycle: a draining node waits for its jobs, then DrainTimeout sets it DOWN", "[lifecycle][timeout]") {
+  Cluster c;
+  c.slurm.add_job(5, {"n4"});
+  c.slurm.nodes["n4"].drain = true;
+  c.slurm.nodes["n4"].reason = "autoresume: gpu0: xid 79";  // the agent's drain
+  CHECK(c.tick().empty());
+  CHECK(c.phase("n4") == NodePhase::Draining);
+  CHECK(c.record("n4").cause == "gpu0: xid 79");
+  c.config.drain_timeout = std::chrono::seconds(0);
+  CHECK(c.tick() == Calls{"down n4 autoresume: drain timed out: gpu0: xid 79"});
+  CHECK(c.phase("n4") == NodePhase::Replacing);
+}
+
+TEST_CASE("lifecycle: validation fails, is retried, then the node is quarantined", "[lifecycle]") {
+  Cluster c;
+  c.config.validation_attempts = 2;
+  c.dies("n2");
+  c.tick();  // drained
+  c.tick();  // replacing
+  c.fresh_slurmd("n2");
+  c.tick();  // reserve
+  c.tick();  // resume
+  c.tick();  // submit
+  c.validation_ends("n2", 1);
+  Calls calls = c.tick();
+  REQUIRE(calls.size() == 1);
+  CHECK(calls[0].rfind("drain n2 autoresume: validation failed: ", 0) == 0);
+  CHECK(c.phase("n2") == NodePhase::Validating);
+  CHECK(c.tick() == Calls{"resume n2"});
+  CHECK(c.tick() == Calls{"submit autoresume-validate-n2 n2 autoresume-n2"});
+  c.validation_ends("n2", 3);
+  calls = c.tick();
+  CHECK(c.phase("n2") == NodePhase::Quarantined);
+  CHECK(c.slurm.nodes["n2"].reason.rfind("autoresume: quarantined: validation failed", 0) == 0);
+  CHECK(c.tick() == Calls{"unreserve autoresume-n2"});  // the node stays drained; the reservation goes
+  CHECK(c.tick().empty());
+}
+
+TEST_CASE("lifecycle: ValidationTimeout cancels the job and fails the attempt", "[lifecycle][timeout]") {
+  Cluster c;
+  c.config.validation_attempts = 1;
+  c.config.validation_timeout = std::chrono::seconds(0);
+  c.dies("n2");
+  c.tick();  // drained
+  c.tick();  // replacing
+  c.fresh_slurmd("n2");
+  c.tick();
+  c.tick();
+  c.tick();  // submitted
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  Calls calls = c.tick();
+  REQUIRE(calls.size() == 1);
+  CHECK(calls[0].rfind("cancel ", 0) == 0);
+  c.tick();
+  CHECK(c.phase("n2") == NodePhase::Quarantined);
+}
+
+TEST_CASE("lifecycle: a restart between submit and journal finds the validation job by name", "[lifecycle][restart]") {
+  Cluster c;
+  c.dies("n2");
+  c.tick();  // drained
+  c.tick();  // replacing
+  c.fresh_slurmd("n2");
+  c.tick();
+  c.tick();
+  c.tick();  // submitted
+  NodeRecord lost = c.record("n2");
+  lost.validation_job = 0;  // the crash came before the id was saved
+  c.store->save_node(lost);
+  c.restart();
+  CHECK(c.tick().empty());  // no second job, no second reservation
+  CHECK(c.record("n2").validation_job != 0);
+  c.validation_ends("n2", 0);
+  c.tick();
+  CHECK(c.phase("n2") == NodePhase::Healthy);
+}
+
+TEST_CASE("lifecycle: an admin drain is theirs; an admin reservation is never touched", "[lifecycle]") {
+  Cluster c;
+  c.slurm.nodes["n1"].drain = true;
+  c.slurm.nodes["n1"].reason = "bad DIMM, ticket 4711";
+  c.slurm.reservations["maint-n3"] = Reservation{"maint-n3", {"n3"}, true, 0};
+  CHECK(c.tick().empty());
+  CHECK(c.phase("n1") == NodePhase::Healthy);
+
+  // Mid-validation, an admin drains the node with their own reason: our reservation goes, the node is theirs.
+  c.dies("n2");
+  c.tick();  // drained
+  c.tick();  // replacing
+  c.fresh_slurmd("n2");
+  c.tick();
+  c.tick();
+  c.slurm.nodes["n2"].drain = true;
+  c.slurm.nodes["n2"].reason = "cable swap";
+  CHECK(c.tick() == Calls{"unreserve autoresume-n2"});
+  c.tick();
+  CHECK(c.phase("n2") == NodePhase::Healthy);
+  CHECK(c.has_event("node_admin_override"));
+  CHECK(c.tick().empty());
+  CHECK(c.slurm.reservations.count("maint-n3") == 1);
+  CHECK(c.slurm.nodes["n2"].reason == "cable swap");
+}
+
+TEST_CASE("lifecycle: a node being validated is not capacity for a held job", "[lifecycle][jobs]") {
+  Cluster c;
+  c.config.breaker_fraction = 1.0;
+  Job& j = c.slurm.add_job(9, {"n1", "n2"});
+  j.admin_comment = "autoresume=1:max=3";
+  c.slurm.add_job(10, {"n3", "n4"});  // the other nodes are busy
+  c.tick();
+  c.dies("n2");
+  j.state = JobState::Pending;  // Slurm requeued it
+  j.restart_count = 1;
+  c.slurm.nodes["n1"].base = NodeBase::Idle;
+  c.tick();
+  c.tick();
+  CHECK(c.slurm.jobs[9].held);
+  c.fresh_slurmd("n2");
+  for (int i = 0; i < 3; ++i) c.tick();  // reserve, resume, submit
+  REQUIRE(c.phase("n2") == NodePhase::Validating);
+  c.slurm.nodes["n2"].base = NodeBase::Idle;
+  c.tick();
+  CHECK(c.slurm.jobs[9].held);  // n2 is idle but not validated
+  c.validation_ends("n2", 0);
+  c.tick();  // validated: the reservation goes
+  REQUIRE(c.phase("n2") == NodePhase::Healthy);
+  c.tick();
+  CHECK_FALSE(c.slurm.jobs[9].held);
+}
+
+TEST_CASE("lifecycle: the transition table", "[lifecycle]") {
+  CHECK(node_transition_allowed(NodePhase::Healthy, NodePhase::Failed));
+  CHECK(node_transition_allowed(NodePhase::Validating, NodePhase::Healthy));
+  CHECK(node_transition_allowed(NodePhase::Quarantined, NodePhase::Healthy));
+  CHECK_FALSE(node_transition_allowed(NodePhase::Healthy, NodePhase::Validating));
+  CHECK_FALSE(node_transition_allowed(NodePhase::Failed, NodePhase::Validating));
+  CHECK_FALSE(node_transition_allowed(NodePhase::Quarantined, NodePhase::Replacing));
+}
