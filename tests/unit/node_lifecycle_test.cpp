@@ -106,7 +106,7 @@ TEST_CASE("lifecycle: a dead node is drained, replaced, validated in a reservati
   CHECK(c.tick().empty());
 }
 
-TEST_CASE("lifecycle: the replace program runs with the node name; its failure counts, then quarantine",
+TEST_CASE("lifecycle: the replace program runs with the node name, its failure counts, then quarantine",
           "[lifecycle]") {
   Cluster c;
   c.config.replace_program = "/bin/false";
@@ -268,7 +268,7 @@ TEST_CASE("lifecycle: a restart between submit and journal finds the validation 
   CHECK(c.phase("n2") == NodePhase::Healthy);
 }
 
-TEST_CASE("lifecycle: an admin drain is theirs; an admin reservation is never touched", "[lifecycle]") {
+TEST_CASE("lifecycle: an admin drain is theirs, an admin reservation is never touched", "[lifecycle]") {
   Cluster c;
   c.slurm.nodes["n1"].drain = true;
   c.slurm.nodes["n1"].reason = "bad DIMM, ticket 4711";
