@@ -7,8 +7,21 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <string>
 
 namespace autoresume {
+namespace {
+
+bool is_zombie(int pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(stat, line);
+  auto close = line.rfind(')');  // the command name may contain spaces and parentheses
+  return close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'Z';
+}
+
+}  // namespace
 
 Result<int> start_site_program(const std::string& command, const std::string& node, const std::string& log_path) {
   int out = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
@@ -43,8 +56,9 @@ ProgramStatus poll_site_program(int pid) {
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     return {ProgramState::Failed, code};
   }
-  // ECHILD: started by a previous controller process. It can still be watched, not waited for.
-  if (pid > 0 && kill(pid, 0) == 0) return {ProgramState::Running};
+  // ECHILD: started by a previous controller process. It can still be watched, not waited for; a zombie counts
+  // as gone (in a container, PID 1 may never reap it).
+  if (pid > 0 && kill(pid, 0) == 0 && !is_zombie(pid)) return {ProgramState::Running};
   return {ProgramState::Gone};
 }
 

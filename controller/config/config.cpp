@@ -114,6 +114,7 @@ const std::map<std::string, Setter>& keys() {
        }},
       {"BreakerWindow", seconds_key(&Config::breaker_window)},
       {"BreakerReplaceFailures", count_key(&Config::breaker_replace_failures)},
+      {"BreakerSettle", seconds_key(&Config::breaker_settle)},
       {"ReplaceProgram", program_key(&Config::replace_program)},
       {"RebootProgram", program_key(&Config::reboot_program)},
       {"ValidationProgram", program_key(&Config::validation_program, false)},

@@ -21,6 +21,9 @@ struct Config {
   LogLevel log_level = LogLevel::Info;               // LogLevel=info|debug|warning|error
   double breaker_fraction = 0.2;                     // BreakerFraction: more than this share of nodes failing ...
   std::chrono::seconds breaker_window{600};          // BreakerWindow: ... within this long opens the breaker
+  std::chrono::seconds breaker_settle{30};           // BreakerSettle: a failed node waits this long before
+                                                     // its replacement, so that a storm seen over several ping
+                                                     // cycles opens the breaker before anything is replaced
   int breaker_replace_failures = 3;                  // BreakerReplaceFailures: replace programs failing in a row
 
   // Node lifecycle (recovery/node_lifecycle.hpp).

@@ -93,18 +93,11 @@ void Controller::handle_nodes() {
   for (const Node& n : nodes_) {
     auto f = classify_node(n);
     if (!f) {
-      if (open_failures_.erase(n.name)) {
-        store_.clear_node_failure(n.name);
-        store_.add_event("node_returned", n.name, "no longer failed");
-        log(LogLevel::Info, "node_returned", {{"node", n.name}});
-      }
+      if (open_failures_.erase(n.name)) store_.clear_node_failure(n.name);
       continue;
     }
-    if (open_failures_.insert(n.name).second) {
-      store_.record_node_failure(n.name, f->cause, n.reason);
-      store_.add_event("node_failed", n.name, f->cause);
-      log(LogLevel::Warning, "node_failed", {{"node", n.name}, {"cause", f->cause}, {"slurm_reason", n.reason}});
-    }
+    // The history of failures (events and logs come from the node's lifecycle, engine/node_engine.cpp).
+    if (open_failures_.insert(n.name).second) store_.record_node_failure(n.name, f->cause, n.reason);
     failed.emplace(n.name, *f);
   }
   failed_ = std::move(failed);

@@ -198,8 +198,9 @@ void Controller::apply_node_decision(const NodeDecision& d, NodeRecord& r, const
   }
   if (!d.event.empty()) {
     store_.add_event(d.event, r.name, d.why);
-    bool bad = d.event == "node_quarantined" || d.event == "replace_failed" || d.event == "validation_failed";
-    log(bad ? LogLevel::Warning : LogLevel::Info, d.event, {{"node", r.name}, {"detail", d.why}});
+    bool bad = d.event == "node_failed" || d.event == "node_quarantined" || d.event == "replace_failed" ||
+               d.event == "validation_failed";
+    log(bad ? LogLevel::Warning : LogLevel::Info, d.event, {{"node", r.name}, {"detail", d.why}, {"slurm_reason", n.reason}});
   }
   if (d.phase == r.phase) return;
   log(LogLevel::Info, "node_phase", {{"node", r.name}, {"from", to_string(r.phase)}, {"to", to_string(d.phase)}, {"why", d.why}});

@@ -10,9 +10,14 @@ namespace autoresume {
 Breaker::Breaker(Store& store, const Config& config) : store_(store), config_(config) {}
 
 bool Breaker::update(const std::map<std::string, bool>& failing_now, size_t total_nodes, double now) {
-  for (auto it = failing_since_.begin(); it != failing_since_.end();)
-    it = failing_now.count(it->first) ? std::next(it) : failing_since_.erase(it);
-  for (const auto& [node, _] : failing_now) failing_since_.emplace(node, now);
+  // A failure counts from when it began for BreakerWindow, recovered or not: nodes that fail and come back one
+  // after another within the window are as much a storm as nodes failing together.
+  double window_start = now - static_cast<double>(config_.breaker_window.count());
+  for (const auto& [node, _] : failing_now)
+    if (!failing_.count(node)) failed_at_[node] = now;
+  failing_.clear();
+  for (const auto& [node, _] : failing_now) failing_.insert(node);
+  std::erase_if(failed_at_, [&](const auto& entry) { return entry.second < window_start; });
 
   open_ = store_.meta("breaker_open") == "1";
   reason_ = store_.meta("breaker_reason");
@@ -20,9 +25,8 @@ bool Breaker::update(const std::map<std::string, bool>& failing_now, size_t tota
 
   // Failures that began before the last reset were forgiven by it.
   double reset_at = std::atof(store_.meta("breaker_reset_at").c_str());
-  double window_start = now - static_cast<double>(config_.breaker_window.count());
   size_t recent = 0;
-  for (const auto& [node, at] : failing_since_)
+  for (const auto& [node, at] : failed_at_)
     if (at >= window_start && at > reset_at) ++recent;
   double limit = config_.breaker_fraction * static_cast<double>(total_nodes);
   if (recent < 2 || static_cast<double>(recent) <= limit) return false;

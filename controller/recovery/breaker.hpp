@@ -1,4 +1,5 @@
-// The circuit breaker: when more than BreakerFraction of the nodes begin failing within BreakerWindow, something
+// The circuit breaker: when more than BreakerFraction of the nodes begin failing within BreakerWindow (whether
+// they recovered since or not), something
 // bigger than a node is wrong (a switch, the power, slurmctld itself), and automated recovery would only make a
 // storm. The breaker then stops every automated probe, requeue, start and hold, while observation, drains and the
 // journal go on; it says so loudly and stays open, across controller restarts, until an admin resets it
@@ -7,6 +8,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 
 #include "config/config.hpp"
@@ -33,7 +35,8 @@ class Breaker {
  private:
   Store& store_;
   const Config& config_;
-  std::map<std::string, double> failing_since_;  // node -> when it was first seen failing (this process)
+  std::set<std::string> failing_;                // nodes failing at the last update
+  std::map<std::string, double> failed_at_;      // node -> when its latest failure began, within the window
   bool open_ = false;
   std::string reason_;
 };

@@ -99,7 +99,11 @@ NodeDecision replace_failed(const std::string& why) {
 
 NodeDecision decide_replacing(const NodeRecord& r, const Node& n, const NodeObservation& seen, const NodeContext& ctx) {
   if (ctx.breaker_open) return stay(r);
-  if (r.program_started == 0) return go(P::Replacing, NodeAction::StartProgram, r.action);
+  if (r.program_started == 0) {
+    double failed_at = r.failures.empty() ? r.phase_since : r.failures.back();
+    if (ctx.now - failed_at < static_cast<double>(ctx.config->breaker_settle.count())) return stay(r);
+    return go(P::Replacing, NodeAction::StartProgram, r.action);
+  }
   bool timed_out = ctx.now - r.program_started > static_cast<double>(ctx.config->replace_timeout.count());
   ProgramState state = seen.program ? seen.program->state : ProgramState::Gone;
   if (state == ProgramState::Failed)

@@ -95,9 +95,11 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
   }
   std::unique_ptr<Store> store(new Store(db));
   try {
+    // First: switching to WAL takes a lock, and a reader opening the database at the same moment (the CLI,
+    // --reset-breaker) must make us wait, not fail at start.
+    store->exec("PRAGMA busy_timeout=5000");
     store->exec("PRAGMA journal_mode=WAL");
     store->exec("PRAGMA synchronous=FULL");  // a journaled intent must be on disk before the action is sent
-    store->exec("PRAGMA busy_timeout=5000");
     store->exec(kSchema);
   } catch (const std::exception& e) {
     return Error{0, path + ": " + e.what()};

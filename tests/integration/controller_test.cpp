@@ -6,89 +6,13 @@
 
 #include "autoresume/intent.hpp"
 #include "devcluster.hpp"
+#include "resume_cluster.hpp"
 #include "store/store.hpp"
 
 using namespace autoresume;
 using namespace autoresume::testing;
 using namespace std::chrono_literals;
 
-namespace {
-
-struct ResumeCluster {
-  DevCluster c;
-  explicit ResumeCluster(const std::string& name, const std::vector<std::string>& controller_conf = {},
-                         const std::string& controller_env = "")
-      : c(name, options(name)) {
-    c.start_controller(controller_conf, controller_env);
-  }
-  static ClusterOptions options(const std::string& name) {
-    ClusterOptions o;
-    o.plugstack = plugstack_with_plugin(name);
-    return o;
-  }
-  // The example step counter on two nodes; its checkpoint and step log in the work dir.
-  uint32_t submit_counter(const std::string& flags, int steps = 30) {
-    return c.sbatch_as(as_user("env STEP_COUNTER=" + source_dir() + "/examples/step_counter.py STEPS=" +
-                               std::to_string(steps) + " STEP_SECONDS=0.4 sbatch --parsable -o counter.out " + flags +
-                               " " + source_dir() + "/examples/step_counter.sbatch " + c.work_dir()));
-  }
-  std::string steps_log() { return read_file(c.work_dir() + "/steps.log"); }
-  int checkpoint() {
-    std::smatch m;
-    std::string s = read_file(c.work_dir() + "/counter.ckpt");
-    return std::regex_search(s, m, std::regex("\"step\": ([0-9]+)")) ? std::stoi(m[1]) : 0;
-  }
-  void wait_running(uint32_t id) {
-    REQUIRE(wait_until(30s, [&] { return c.job(id).state == JobState::Running; }));
-  }
-  // Rows of the controller's journal (actions) or history (events) of one kind, read from its database.
-  template <typename Row>
-  std::vector<Row> rows(const std::string& kind) {
-    auto store = Store::open(c.controller_db());
-    REQUIRE(store.ok());
-    std::vector<Row> out;
-    if constexpr (std::is_same_v<Row, ActionRow>) out = store.value()->actions();
-    else out = store.value()->events();
-    std::erase_if(out, [&](const Row& r) { return r.kind != kind; });
-    return out;
-  }
-  std::vector<ActionRow> actions(const std::string& kind) { return rows<ActionRow>(kind); }
-  std::vector<EventRow> events(const std::string& kind) { return rows<EventRow>(kind); }
-  void admin(const std::string& node, const std::string& state, const std::string& reason) {
-    auto r = c.sh("scontrol update nodename=" + node + " state=" + state + " reason='" + reason + "'");
-    INFO(r.out);
-    REQUIRE(r.rc == 0);
-  }
-};
-
-// The job's own account of where attempt 1 resumed ("attempt=1 resuming from step N").
-int resumed_from(const std::string& out) {
-  std::smatch m;
-  INFO(out);
-  REQUIRE(std::regex_search(out, m, std::regex("attempt=1 resuming from step ([0-9]+)")));
-  return std::stoi(m[1]);
-}
-
-// Every step is in the log; steps up to the checkpoint attempt 1 resumed from were done by attempt 0 only, every
-// later step by attempt 1 (and, if it ran before the failure but after the checkpoint, by attempt 0 too): nothing
-// before the checkpoint was redone, nothing after it was lost.
-void check_steps_resumed_once(const std::string& log, const std::string& out, int steps) {
-  int from = resumed_from(out);
-  INFO(log << "\nresumed from step " << from);
-  CHECK(from > 0);
-  std::map<int, std::multiset<int>> attempts_of;
-  std::regex line("step ([0-9]+) attempt ([0-9]+)");
-  for (std::sregex_iterator it(log.begin(), log.end(), line), end; it != end; ++it)
-    attempts_of[std::stoi((*it)[1])].insert(std::stoi((*it)[2]));
-  REQUIRE(static_cast<int>(attempts_of.size()) == steps);
-  for (auto& [step, attempts] : attempts_of) {
-    INFO("step " << step);
-    if (step <= from) CHECK(attempts == std::multiset<int>{0});
-    else CHECK(attempts.count(1) == 1);
-  }
-}
-
-}  // namespace
 
 TEST_CASE("(a) a node of a 2-node auto-resume job dies: it runs again on healthy nodes from its checkpoint",
           "[controller]") {
@@ -257,7 +181,8 @@ TEST_CASE("autoresumed: the packaged config is valid, a bad line stops it at sta
 
 TEST_CASE("(breaker) two of four nodes killed at once open the breaker: nothing more is done until a reset",
           "[controller][breaker]") {
-  ResumeCluster rc("ctl-breaker");
+  // BreakerSettle covers the ping cycle that may separate the two nodes' detection.
+  ResumeCluster rc("ctl-breaker", {replace_program("ctl-breaker"), "BreakerSettle=25s"});
   uint32_t first = rc.submit_counter("--auto-resume=1");
   rc.wait_running(first);
   auto nodes = rc.c.job(first).nodes;
@@ -278,6 +203,8 @@ TEST_CASE("(breaker) two of four nodes killed at once open the breaker: nothing 
   CHECK(j.restart_count == 0);
   for (const char* kind : {"down", "requeue", "start_now", "hold", "release"})
     for (const auto& a : rc.actions(kind)) CHECK(a.at < tripped_at);
+  CHECK(rc.actions("replace").empty());  // the killed nodes wait, drained
+  CHECK(rc.c.node(nodes[0]).unavailable());
 
   auto reset = run(binary_dir() + "/controller/autoresumed --reset-breaker --config " + rc.c.dir() + "/autoresume.conf");
   INFO(reset.out);
@@ -289,4 +216,7 @@ TEST_CASE("(breaker) two of four nodes killed at once open the breaker: nothing 
   CHECK(rc.c.job(second).nodes.at(0) != node);
   CHECK(rc.events("breaker_reset").size() == 1);
   CHECK(rc.events("breaker_tripped").size() == 1);  // failures from before the reset do not trip it again
+  // ... and the node lifecycles go on: the two killed nodes and the Action:Replace one are replaced.
+  REQUIRE(wait_until(60s, [&] { return rc.actions("replace").size() == 3; }));
+  REQUIRE(wait_until(60s, [&] { return !rc.c.node(nodes[0]).drain && !rc.c.node(nodes[1]).drain; }));
 }

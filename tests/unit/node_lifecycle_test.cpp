@@ -27,6 +27,7 @@ struct Cluster {
     config.state_dir = std::filesystem::temp_directory_path() / ("autoresume-lifecycle-" + std::to_string(getpid()));
     config.validation_program = "/usr/sbin/autoresume-agent check";
     config.breaker_fraction = 1.0;  // these tests are about one node at a time
+    config.breaker_settle = std::chrono::seconds(0);
     for (const char* n : {"n1", "n2", "n3", "n4"}) slurm.add_node(n);
     restart();
   }
@@ -319,6 +320,43 @@ TEST_CASE("lifecycle: a node being validated is not capacity for a held job", "[
   REQUIRE(c.phase("n2") == NodePhase::Healthy);
   c.tick();
   CHECK_FALSE(c.slurm.jobs[9].held);
+}
+
+TEST_CASE("lifecycle: no replacement before BreakerSettle, so that a storm opens the breaker first",
+          "[lifecycle][breaker]") {
+  Cluster c;
+  c.config.replace_program = "/bin/true";
+  c.config.breaker_settle = std::chrono::seconds(30);
+  c.config.breaker_fraction = 0.2;
+  c.dies("n1");
+  c.tick();
+  c.tick();
+  CHECK(c.phase("n1") == NodePhase::Replacing);
+  CHECK(c.record("n1").program_started == 0);
+  c.dies("n2");  // seen a ping cycle later
+  c.tick();
+  CHECK(c.ctl->breaker_open());
+  c.config.breaker_settle = std::chrono::seconds(0);
+  c.tick();
+  CHECK(c.record("n1").program_started == 0);  // open: still nothing replaced
+  for (const auto& a : c.store->actions()) CHECK(a.kind != "replace");
+}
+
+TEST_CASE("the breaker counts failures that began within the window, also those that recovered", "[breaker]") {
+  Cluster c;
+  c.config.breaker_fraction = 0.2;
+  c.dies("n1");
+  c.tick();
+  auto& n1 = c.slurm.nodes["n1"];
+  n1 = Node{};
+  n1.name = "n1";
+  n1.base = NodeBase::Idle;
+  n1.partitions = {"debug"};
+  c.tick();
+  CHECK_FALSE(c.ctl->breaker_open());
+  c.dies("n3");
+  c.tick();
+  CHECK(c.ctl->breaker_open());
 }
 
 TEST_CASE("lifecycle: the transition table", "[lifecycle]") {
