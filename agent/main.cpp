@@ -8,6 +8,9 @@
 #include <nlohmann/json.hpp>
 
 #include "checks/checks.hpp"
+#ifdef AUTORESUME_AGENT_METRICS
+#include "metrics/gpu_metrics.hpp"
+#endif
 #ifdef AUTORESUME_AGENT_SLURM
 #include "node_drain.hpp"
 #include "slurm/libslurm_client.hpp"
@@ -67,7 +70,9 @@ std::string drain_if_failed(const std::vector<CheckResult>& results, const std::
 #endif
 }
 
-int run_check(const std::string& nvml_lib, const Thresholds& t, bool as_json, const std::string& node, bool drain) {
+enum class Output { Text, Json, Metrics };
+
+int run_check(const std::string& nvml_lib, const Thresholds& t, Output output, const std::string& node, bool drain) {
   auto lib = nvml::Library::load(nvml_lib);
   auto gpus = read_gpus(*lib);
   auto results = gpu_checks(*lib, gpus, t);
@@ -75,7 +80,11 @@ int run_check(const std::string& nvml_lib, const Thresholds& t, bool as_json, co
   results.insert(results.end(), host.begin(), host.end());
   bool ok = healthy(results);
   std::string drained = drain ? drain_if_failed(results, node) : "";
-  if (as_json) {
+  if (output == Output::Metrics) {
+#ifdef AUTORESUME_AGENT_METRICS
+    std::cout << render_metrics(node, gpus, results, lib->available());
+#endif
+  } else if (output == Output::Json) {
     json out = {{"node", node}, {"healthy", ok},
                 {"nvml", {{"available", lib->available()}, {"library", nvml_lib}, {"reason", lib->unavailable_reason()}}}};
     out["gpus"] = json::array();
@@ -112,6 +121,10 @@ int main(int argc, char** argv) {
   auto* check = app.add_subcommand("check", "run every check once; exit 0 healthy, 1 unhealthy, 2 agent error");
   check->fallthrough();  // --nvml-lib and --node also after the subcommand
   check->add_flag("--json", as_json, "machine-readable output");
+  bool as_metrics = false;
+#ifdef AUTORESUME_AGENT_METRICS
+  check->add_flag("--metrics", as_metrics, "Prometheus text format (node_exporter's textfile collector)")->excludes("--json");
+#endif
   bool drain = false;
   check->add_flag("--drain", drain, "on a fail verdict, drain this node (--node) in Slurm with the failing check as reason");
   check->add_option("--gpu-temp-max", t.gpu_temp_max, "fail above this GPU temperature (C)")->capture_default_str();
@@ -129,7 +142,8 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : 2;
   }
   try {
-    return run_check(nvml_lib, t, as_json, node, drain);
+    Output output = as_metrics ? Output::Metrics : as_json ? Output::Json : Output::Text;
+    return run_check(nvml_lib, t, output, node, drain);
   } catch (const std::exception& e) {
     std::cerr << "autoresume-agent: " << e.what() << "\n";
     return 2;

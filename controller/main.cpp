@@ -1,4 +1,5 @@
 // autoresumed: the auto-resume controller, beside slurmctld.
+#include <pwd.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,10 +11,14 @@
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <set>
 #include <thread>
 
 #include "config/config.hpp"
 #include "engine/controller.hpp"
+#include "http/api.hpp"
+#include "http/server.hpp"
+#include "notify/notifier.hpp"
 #include "slurm/libslurm_client.hpp"
 #include "store/store.hpp"
 #include "util/log.hpp"
@@ -39,9 +44,30 @@ std::function<void(const std::string&)> crash_hook() {
   };
 }
 
-void sleep_interruptibly(std::chrono::milliseconds d) {
+// Waits for the next tick, serving admin commands as they come (each one is followed by a tick at once).
+void wait_next_tick(CommandQueue& commands, Controller& controller, Store& store, std::chrono::milliseconds d) {
   auto until = std::chrono::steady_clock::now() + d;
-  while (!stopping && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  while (!stopping && std::chrono::steady_clock::now() < until) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+    commands.wait_for(std::min(left, std::chrono::milliseconds(100)));
+    auto queued = commands.take();
+    for (auto& cmd : queued) {
+      if (cmd->verb == "breaker_reset") {
+        Breaker::reset(store, "API (" + cmd->by + ")");
+        cmd->done.set_value(std::string("closed"));
+      } else {
+        cmd->done.set_value(controller.node_command(cmd->verb, cmd->node, cmd->by));
+      }
+    }
+    if (!queued.empty()) return;
+  }
+}
+
+std::set<uid_t> api_admins(const Config& config) {
+  std::set<uid_t> admins = {0};
+  if (const passwd* pw = getpwnam(config.slurm_user.c_str())) admins.insert(pw->pw_uid);
+  else log(LogLevel::Warning, "slurm_user_unknown", {{"user", config.slurm_user}, {"effect", "only root may act through the API"}});
+  return admins;
 }
 
 }  // namespace
@@ -101,6 +127,30 @@ int main(int argc, char** argv) {
   log(LogLevel::Info, "started", {{"version", AUTORESUME_VERSION}, {"config", config_path},
                                   {"state", config->state_dir + "/autoresume.db"}, {"pid", std::to_string(getpid())}});
   controller.recover();
+
+  // The API's own connection to the state database (reads of the event history, from the HTTP threads).
+  auto history = Store::open(config->state_dir + "/autoresume.db");
+  if (!history) {
+    log(LogLevel::Error, "startup_failed", {{"error", history.error().message}});
+    return 1;
+  }
+  Metrics metrics;
+  Notifier notifier(NotifySettings{config->webhook_url, config->notify_program, "", 3, std::chrono::seconds(5)});
+  ObserverList observers;
+  observers.add(&metrics);
+  observers.add(&notifier);
+  controller.set_observer(&observers);
+  SnapshotBoard board;
+  CommandQueue commands;
+  Api api(ApiSettings{config->munge_socket, api_admins(*config), config->read_auth}, board, commands, **history, metrics);
+  HttpServer server(api);
+  if (config->listen_address != "none") {
+    Status listening = server.start(config->listen_address);
+    if (!listening) {
+      log(LogLevel::Error, "startup_failed", {{"error", listening.error().message}});
+      return 1;
+    }
+  }
   while (!stopping) {
     try {
       controller.tick();
@@ -109,8 +159,13 @@ int main(int argc, char** argv) {
       log(LogLevel::Error, "tick_failed", {{"error", e.what()}});
       return 1;
     }
-    sleep_interruptibly(controller.next_delay());
+    auto snapshot = controller.snapshot();
+    metrics.update(*snapshot);
+    board.publish(std::move(snapshot));
+    wait_next_tick(commands, controller, **store, controller.next_delay());
   }
+  commands.stop();
+  server.stop();
   log(LogLevel::Info, "stopped", {});
   return 0;
 }

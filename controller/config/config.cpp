@@ -125,6 +125,40 @@ const std::map<std::string, Setter>& keys() {
          return std::nullopt;
        }},
       {"ReplaceTimeout", seconds_key(&Config::replace_timeout)},
+      {"ListenAddress",
+       [](Config& c, const std::string& v) -> std::optional<std::string> {
+         if (v != "none") {
+           auto a = parse_listen_address(v);
+           if (!a) return a.error().message + " (or none)";
+         }
+         c.listen_address = v;
+         return std::nullopt;
+       }},
+      {"MungeSocket",
+       [](Config& c, const std::string& v) -> std::optional<std::string> {
+         if (v.empty() || v[0] != '/') return "expected an absolute path to munged's socket";
+         c.munge_socket = v;
+         return std::nullopt;
+       }},
+      {"SlurmUser",
+       [](Config& c, const std::string& v) -> std::optional<std::string> {
+         if (v.empty()) return "expected a user name";
+         c.slurm_user = v;
+         return std::nullopt;
+       }},
+      {"ReadAuth",
+       [](Config& c, const std::string& v) -> std::optional<std::string> {
+         if (v != "none" && v != "munge") return "expected none or munge";
+         c.read_auth = v == "munge";
+         return std::nullopt;
+       }},
+      {"WebhookURL",
+       [](Config& c, const std::string& v) -> std::optional<std::string> {
+         if (v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0) return "expected an http:// or https:// URL";
+         c.webhook_url = v;
+         return std::nullopt;
+       }},
+      {"NotifyProgram", program_key(&Config::notify_program)},
       {"DrainTimeout", seconds_key(&Config::drain_timeout)},
       {"ValidationTimeout", seconds_key(&Config::validation_timeout)},
       {"ValidationAttempts", count_key(&Config::validation_attempts)},
@@ -150,6 +184,18 @@ std::string known_keys() {
 }
 
 }  // namespace
+
+Result<std::pair<std::string, int>> parse_listen_address(const std::string& value) {
+  auto colon = value.rfind(':');
+  if (colon == std::string::npos || colon == 0)
+    return Error{0, "expected HOST:PORT like 127.0.0.1:6828, got \"" + value + "\""};
+  std::string host = value.substr(0, colon), port_text = value.substr(colon + 1);
+  int port = 0;
+  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc() || end != port_text.data() + port_text.size() || port < 1 || port > 65535)
+    return Error{0, "expected a port from 1 to 65535 in \"" + value + "\""};
+  return std::make_pair(host, port);
+}
 
 Result<std::chrono::milliseconds> parse_duration(const std::string& value) {
   static const std::pair<const char*, long long> units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};

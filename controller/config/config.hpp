@@ -35,6 +35,13 @@ struct Config {
   std::string validation_program;                    // ValidationProgram: run on the node as a job; exit 0 = pass
   std::chrono::seconds validation_timeout{600};      // ValidationTimeout: reservation made to verdict
   int validation_attempts = 2;                       // ValidationAttempts: failed validations before quarantine
+  // HTTP API and /metrics (http/), notifications (notify/).
+  std::string listen_address = "127.0.0.1:6828";    // ListenAddress=HOST:PORT, or none
+  std::string munge_socket;                          // MungeSocket: munged's socket (empty: munge's default)
+  std::string slurm_user = "slurm";                  // SlurmUser: may act through the API, besides root
+  bool read_auth = false;                            // ReadAuth=none|munge
+  std::string webhook_url;                           // WebhookURL: Slack-style incoming webhook
+  std::string notify_program;                        // NotifyProgram: called with kind, subject, message
   int quarantine_after = 3;                          // QuarantineAfter: failures of one node ...
   std::chrono::seconds quarantine_window{86400};     // QuarantineWindow: ... within this long quarantine it
 };
@@ -43,6 +50,9 @@ struct Config {
 Result<Config> parse_config(const std::string& text, const std::string& path);
 // Reads and parses the file; a missing file is an error.
 Result<Config> load_config(const std::string& path);
+
+// "127.0.0.1:6828" -> host, port; an error names what was expected.
+Result<std::pair<std::string, int>> parse_listen_address(const std::string& value);
 
 // "30s", "500ms", "2m", "1h", or a bare number of seconds.
 Result<std::chrono::milliseconds> parse_duration(const std::string& value);

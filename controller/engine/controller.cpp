@@ -29,6 +29,7 @@ void Controller::recover() {
   }
   records_ = store_.load_jobs();
   node_records_ = store_.load_nodes();
+  breaker_was_open_ = store_.meta("breaker_open") == "1";
   auto open = store_.nodes_with_open_failures();
   open_failures_ = std::set<std::string>(open.begin(), open.end());
   log(LogLevel::Info, "state_loaded", {{"jobs", std::to_string(records_.size())}});
@@ -40,14 +41,47 @@ std::chrono::milliseconds Controller::next_delay() const {
   return std::min<std::chrono::milliseconds>(delay, std::chrono::seconds(30));
 }
 
+void Controller::record_event(const std::string& kind, const std::string& subject, const std::string& detail) {
+  store_.add_event(kind, subject, detail);
+  if (observer_) observer_->on_event(kind, subject, detail);
+}
+
+void Controller::report_breaker() {
+  if (observer_ && breaker_.open() && !breaker_was_open_) observer_->on_event("breaker_tripped", "cluster", breaker_.reason());
+  breaker_was_open_ = breaker_.open();
+}
+
+std::shared_ptr<const ControllerSnapshot> Controller::snapshot() const {
+  auto s = std::make_shared<ControllerSnapshot>();
+  s->taken_at = unix_now();
+  s->last_poll = last_poll_;
+  s->poll_seconds = last_tick_seconds_;
+  s->slurm_reachable = reachable_;
+  s->breaker_open = breaker_.open();
+  s->breaker_reason = breaker_.reason();
+  s->nodes = nodes_;
+  s->jobs = jobs_now_;
+  s->job_records = records_;
+  s->node_records = node_records_;
+  return s;
+}
+
 void Controller::tick() {
+  double started = unix_now();
+  struct Timer {
+    double started;
+    double& out;
+    ~Timer() { out = unix_now() - started; }
+  } timer{started, last_tick_seconds_};
   if (!observe()) return;
+  last_poll_ = started;
   handle_nodes();
   std::map<std::string, bool> failing;
   for (const Node& n : nodes_)
     if (failed_.count(n.name) || is_suspect(n)) failing[n.name] = true;
   bool open = breaker_.update(failing, nodes_.size(), unix_now());
   handle_lifecycles();  // with the breaker open: failures recorded and drained, nothing replaced or validated
+  report_breaker();
   if (open || breaker_.open()) {
     adopt_new_jobs();  // keep watching; act on nothing until an admin resets the breaker
     return;
@@ -149,7 +183,7 @@ void Controller::adopt_new_jobs() {
     r.phase_since = unix_now();
     records_[j.id] = r;
     store_.save_job(r);
-    store_.add_event("job_watched", id(j.id), "max_attempts=" + std::to_string(r.max_attempts));
+    record_event("job_watched", id(j.id), "max_attempts=" + std::to_string(r.max_attempts));
     log(LogLevel::Info, "job_watched", {{"job", id(j.id)}, {"max_attempts", std::to_string(r.max_attempts)}});
   }
 }
@@ -219,6 +253,7 @@ bool Controller::step_job_once(JobRecord& r, const std::optional<Job>& job, std:
   if (d.phase != r.phase) {
     log(LogLevel::Info, "job_phase", {{"job", id(r.job_id)}, {"from", to_string(r.phase)}, {"to", to_string(d.phase)},
                                       {"attempt", std::to_string(r.attempts)}, {"why", d.why}});
+    if (observer_ && r.phase != JobPhase::Running) observer_->on_job_phase_left(r.phase, ctx.now - r.phase_since);
     r.phase = d.phase;
     r.phase_since = ctx.now;
     r.overdue_reported = false;
@@ -232,7 +267,8 @@ bool Controller::step_job_once(JobRecord& r, const std::optional<Job>& job, std:
       detail = "attempt " + std::to_string(r.attempts) + " of " + std::to_string(r.max_attempts) +
                ", running again " + secs + " s after the failure of " + r.failed_node;
     }
-    store_.add_event(d.event, id(r.job_id), detail);
+    if (d.event == "job_resumed" && observer_) observer_->on_job_recovered(ctx.now - r.failure_at);
+    record_event(d.event, id(r.job_id), detail);
     log(d.event == "job_resumed" ? LogLevel::Info : LogLevel::Warning, d.event, {{"job", id(r.job_id)}, {"detail", detail}});
     if (d.event == "budget_exhausted" && job) record_exhausted(r, *job);
   }

@@ -17,6 +17,7 @@
 #include "recovery/node_failure.hpp"
 #include "recovery/node_lifecycle.hpp"
 #include "slurm/slurm_client.hpp"
+#include "engine/snapshot.hpp"
 #include "store/store.hpp"
 
 namespace autoresume {
@@ -37,6 +38,14 @@ class Controller {
   const std::map<uint32_t, JobRecord>& jobs() const { return records_; }
   const std::map<std::string, NodeFailure>& failed_nodes() const { return failed_; }
   const std::map<std::string, NodeRecord>& node_records() const { return node_records_; }
+
+  // The view the API and metrics read, copied after a tick.
+  std::shared_ptr<const ControllerSnapshot> snapshot() const;
+  void set_observer(ControllerObserver* observer) { observer_ = observer; }
+
+  // An admin's command on a node (engine/node_commands.cpp): replace, reboot, validate or release. Runs in the
+  // loop thread between ticks. Errors carry an HTTP status in `code`: 404 unknown node or verb, 409 not now.
+  Result<std::string> node_command(const std::string& verb, const std::string& node, const std::string& by);
 
   // Test hook: called after each successful action, before it is recorded as done (a crash point).
   std::function<void(const std::string& kind)> after_action;
@@ -62,6 +71,8 @@ class Controller {
   Status act(const std::string& kind, const std::string& target, const std::string& detail,
              const std::function<Status()>& call);
   std::map<std::string, int> free_nodes_by_partition() const;
+  void record_event(const std::string& kind, const std::string& subject, const std::string& detail);
+  Status release_node(NodeRecord& record, const Node& node, const std::string& by);
 
   SlurmClient& slurm_;
   Store& store_;
@@ -75,6 +86,11 @@ class Controller {
   std::set<std::string> open_failures_;  // nodes with a failure recorded and not cleared (mirrors the store)
   std::map<std::string, double> last_probe_;
   Breaker breaker_;
+  ControllerObserver* observer_ = nullptr;
+  bool breaker_was_open_ = false;  // to tell the observer once when it opens
+  void report_breaker();
+  double last_poll_ = 0;
+  double last_tick_seconds_ = 0;
   bool reachable_ = true;
   int failed_polls_ = 0;
 };

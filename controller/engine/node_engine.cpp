@@ -181,6 +181,7 @@ void Controller::apply_node_decision(const NodeDecision& d, NodeRecord& r, const
       r.action = action_for(n, config_);
     }
     r.failures.push_back(now);
+    r.manual = false;  // a failure now drives it, counted like any other
     std::erase_if(r.failures, [&](double at) { return now - at > static_cast<double>(config_.quarantine_window.count()); });
   }
   if (d.replace_failed && r.program_pid > 0) {
@@ -197,17 +198,19 @@ void Controller::apply_node_decision(const NodeDecision& d, NodeRecord& r, const
     r.validation_started = 0;
   }
   if (!d.event.empty()) {
-    store_.add_event(d.event, r.name, d.why);
+    record_event(d.event, r.name, d.why);
     bool bad = d.event == "node_failed" || d.event == "node_quarantined" || d.event == "replace_failed" ||
                d.event == "validation_failed";
     log(bad ? LogLevel::Warning : LogLevel::Info, d.event, {{"node", r.name}, {"detail", d.why}, {"slurm_reason", n.reason}});
   }
   if (d.phase == r.phase) return;
   log(LogLevel::Info, "node_phase", {{"node", r.name}, {"from", to_string(r.phase)}, {"to", to_string(d.phase)}, {"why", d.why}});
+  if (observer_ && r.phase != NodePhase::Healthy) observer_->on_node_phase_left(r.phase, now - r.phase_since);
   if (d.phase == NodePhase::Replacing) r.program_started = 0, r.program_pid = 0;
   if (d.phase == NodePhase::Validating) r.validation_failures = 0, r.validation_job = 0, r.validation_started = 0;
   if (d.phase == NodePhase::Healthy) {
     if (r.phase == NodePhase::Quarantined) r.failures.clear();  // an admin released it: its history is forgiven
+    r.manual = false;
     r.validation_failures = 0, r.validation_job = 0, r.validation_started = 0, r.program_pid = 0, r.program_started = 0;
   }
   r.phase = d.phase;

@@ -65,6 +65,7 @@ struct NodeRecord {
   uint32_t validation_job = 0;   // 0: not submitted in this attempt
   double validation_started = 0; // when this attempt's job was submitted (a crash-orphaned one is found by name)
   bool owns_reservation = false; // the reservation autoresume-<name> was created by us
+  bool manual = false;           // started by an admin's command: no settle delay, not counted as a failure
 
   bool operator==(const NodeRecord&) const = default;
 };

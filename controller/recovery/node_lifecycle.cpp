@@ -10,7 +10,11 @@ namespace {
 
 using P = NodePhase;
 
-constexpr std::array<std::pair<P, P>, 16> kTransitions = {{
+constexpr std::array<std::pair<P, P>, 19> kTransitions = {{
+    // An admin's command (autoresumectl replace|reboot|validate NODE).
+    {P::Quarantined, P::Failed},
+    {P::Healthy, P::Validating},
+    {P::Quarantined, P::Validating},
     {P::Healthy, P::Failed},
     {P::Failed, P::Draining},
     {P::Failed, P::Quarantined},
@@ -68,7 +72,8 @@ NodeDecision decide_healthy(const NodeRecord& r, const Node& n) {
 }
 
 NodeDecision decide_failed(const NodeRecord& r, const Node& n, const NodeContext& ctx) {
-  if (failures_in_window(r, ctx.now, *ctx.config) >= ctx.config->quarantine_after) {
+  // An admin's command is not a failure: it replaces even a node quarantined for its past.
+  if (!r.manual && failures_in_window(r, ctx.now, *ctx.config) >= ctx.config->quarantine_after) {
     NodeDecision d = quarantine(std::to_string(failures_in_window(r, ctx.now, *ctx.config)) + " failures within QuarantineWindow");
     d.detail = quarantine_reason(r);
     return d;
@@ -76,9 +81,9 @@ NodeDecision decide_failed(const NodeRecord& r, const Node& n, const NodeContext
   // A DOWN node is drained too: ReturnToService=1 would otherwise put it back in service, unvalidated, the
   // moment a slurmd registers under its name. Our reasons, the agent's and an admin's Action:* stay as they are.
   auto f = classify_node(n);
-  if (!f || !needs_drain(n, *f)) return go(P::Draining, NodeAction::None, "drained");
+  if (f && !needs_drain(n, *f)) return go(P::Draining, NodeAction::None, "drained");
   NodeDecision d = go(P::Draining, NodeAction::Drain, "drain: " + r.cause);
-  d.detail = drain_reason(*f);
+  d.detail = f ? drain_reason(*f) : ours(r.cause);  // no failure seen: an admin's command
   return d;
 }
 
@@ -101,7 +106,8 @@ NodeDecision decide_replacing(const NodeRecord& r, const Node& n, const NodeObse
   if (ctx.breaker_open) return stay(r);
   if (r.program_started == 0) {
     double failed_at = r.failures.empty() ? r.phase_since : r.failures.back();
-    if (ctx.now - failed_at < static_cast<double>(ctx.config->breaker_settle.count())) return stay(r);
+    bool settling = !r.manual && ctx.now - failed_at < static_cast<double>(ctx.config->breaker_settle.count());
+    if (settling) return stay(r);
     return go(P::Replacing, NodeAction::StartProgram, r.action);
   }
   bool timed_out = ctx.now - r.program_started > static_cast<double>(ctx.config->replace_timeout.count());

@@ -28,7 +28,7 @@ CREATE TABLE IF NOT EXISTS nodes (
   name TEXT PRIMARY KEY, phase TEXT NOT NULL, phase_since REAL NOT NULL, cause TEXT NOT NULL, action TEXT NOT NULL,
   failures TEXT NOT NULL, validation_failures INTEGER NOT NULL, program_pid INTEGER NOT NULL,
   program_started REAL NOT NULL, validation_job INTEGER NOT NULL, validation_started REAL NOT NULL,
-  owns_reservation INTEGER NOT NULL);
+  owns_reservation INTEGER NOT NULL, manual INTEGER NOT NULL DEFAULT 0);
 )sql";
 
 std::string join_times(const std::vector<double>& times) {
@@ -156,7 +156,7 @@ std::map<std::string, NodeRecord> Store::load_nodes() {
   std::map<std::string, NodeRecord> out;
   Statement st(db_,
                "SELECT name, phase, phase_since, cause, action, failures, validation_failures, program_pid, "
-               "program_started, validation_job, validation_started, owns_reservation FROM nodes");
+               "program_started, validation_job, validation_started, owns_reservation, manual FROM nodes");
   while (st.step()) {
     NodeRecord r;
     r.name = st.text(0);
@@ -171,6 +171,7 @@ std::map<std::string, NodeRecord> Store::load_nodes() {
     r.validation_job = static_cast<uint32_t>(st.integer(9));
     r.validation_started = st.real(10);
     r.owns_reservation = st.integer(11) != 0;
+    r.manual = st.integer(12) != 0;
     out[r.name] = r;
   }
   return out;
@@ -179,12 +180,12 @@ std::map<std::string, NodeRecord> Store::load_nodes() {
 void Store::save_node(const NodeRecord& r) {
   Statement st(db_,
                "INSERT OR REPLACE INTO nodes (name, phase, phase_since, cause, action, failures, validation_failures, "
-               "program_pid, program_started, validation_job, validation_started, owns_reservation) "
-               "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
+               "program_pid, program_started, validation_job, validation_started, owns_reservation, manual) "
+               "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)");
   st.bind(1, r.name).bind(2, std::string(to_string(r.phase))).bind(3, r.phase_since).bind(4, r.cause);
   st.bind(5, r.action).bind(6, join_times(r.failures)).bind(7, int64_t{r.validation_failures});
   st.bind(8, int64_t{r.program_pid}).bind(9, r.program_started).bind(10, int64_t{r.validation_job});
-  st.bind(11, r.validation_started).bind(12, int64_t{r.owns_reservation});
+  st.bind(11, r.validation_started).bind(12, int64_t{r.owns_reservation}).bind(13, int64_t{r.manual});
   st.step();
 }
 
@@ -216,10 +217,18 @@ void Store::add_event(const std::string& kind, const std::string& subject, const
   st.step();
 }
 
-std::vector<EventRow> Store::events(int64_t since_id) {
+std::vector<EventRow> Store::events(int64_t since_id, size_t limit) {
   std::vector<EventRow> out;
-  Statement st(db_, "SELECT id, at, kind, subject, detail FROM events WHERE id > ? ORDER BY id");
-  st.bind(1, since_id);
+  Statement st(db_, "SELECT id, at, kind, subject, detail FROM events WHERE id > ? ORDER BY id LIMIT ?");
+  st.bind(1, since_id).bind(2, limit == 0 ? int64_t{-1} : static_cast<int64_t>(limit));
+  while (st.step()) out.push_back({st.integer(0), st.real(1), st.text(2), st.text(3), st.text(4)});
+  return out;
+}
+
+std::vector<EventRow> Store::events_of(const std::string& subject) {
+  std::vector<EventRow> out;
+  Statement st(db_, "SELECT id, at, kind, subject, detail FROM events WHERE subject = ? ORDER BY id");
+  st.bind(1, subject);
   while (st.step()) out.push_back({st.integer(0), st.real(1), st.text(2), st.text(3), st.text(4)});
   return out;
 }

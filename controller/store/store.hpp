@@ -34,7 +34,8 @@ class Store {
   std::vector<ActionRow> actions(const std::string& state = "");  // all, or only those in `state`
 
   void add_event(const std::string& kind, const std::string& subject, const std::string& detail);
-  std::vector<EventRow> events(int64_t since_id = 0);
+  std::vector<EventRow> events(int64_t since_id = 0, size_t limit = 0);  // limit 0: all
+  std::vector<EventRow> events_of(const std::string& subject);
 
   // Small durable settings (the breaker's state): key -> value, "" when absent.
   std::string meta(const std::string& key);

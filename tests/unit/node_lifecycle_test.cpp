@@ -363,7 +363,9 @@ TEST_CASE("lifecycle: the transition table", "[lifecycle]") {
   CHECK(node_transition_allowed(NodePhase::Healthy, NodePhase::Failed));
   CHECK(node_transition_allowed(NodePhase::Validating, NodePhase::Healthy));
   CHECK(node_transition_allowed(NodePhase::Quarantined, NodePhase::Healthy));
-  CHECK_FALSE(node_transition_allowed(NodePhase::Healthy, NodePhase::Validating));
+  CHECK(node_transition_allowed(NodePhase::Healthy, NodePhase::Validating));  // an admin's validate
+  CHECK_FALSE(node_transition_allowed(NodePhase::Healthy, NodePhase::Replacing));
+  CHECK_FALSE(node_transition_allowed(NodePhase::Draining, NodePhase::Validating));
   CHECK_FALSE(node_transition_allowed(NodePhase::Failed, NodePhase::Validating));
   CHECK_FALSE(node_transition_allowed(NodePhase::Quarantined, NodePhase::Replacing));
 }

@@ -1,0 +1,85 @@
+// What the HTTP API and the metrics read: a copy of the controller's view taken by the loop thread after each
+// tick, published under a mutex and never changed afterwards (readers share it through a shared_ptr).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "model/cluster.hpp"
+#include "model/records.hpp"
+
+namespace autoresume {
+
+struct ControllerSnapshot {
+  double taken_at = 0;
+  double last_poll = 0;          // when slurmctld last answered
+  double poll_seconds = 0;       // how long the last tick took
+  bool slurm_reachable = false;
+  bool breaker_open = false;
+  std::string breaker_reason;
+  std::vector<Node> nodes;
+  std::vector<Job> jobs;
+  std::map<uint32_t, JobRecord> job_records;
+  std::map<std::string, NodeRecord> node_records;
+
+  const Node* node(const std::string& name) const;
+  const Job* job(uint32_t id) const;
+  NodePhase phase_of(const std::string& node) const;
+};
+
+class SnapshotBoard {
+ public:
+  void publish(std::shared_ptr<const ControllerSnapshot> s) {
+    std::lock_guard lock(mutex_);
+    current_ = std::move(s);
+  }
+  std::shared_ptr<const ControllerSnapshot> current() const {
+    std::lock_guard lock(mutex_);
+    return current_ ? current_ : std::make_shared<const ControllerSnapshot>();
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::shared_ptr<const ControllerSnapshot> current_;
+};
+
+// Told of what the controller does, as it does it (the metrics).
+class ControllerObserver {
+ public:
+  virtual ~ControllerObserver() = default;
+  virtual void on_event(const std::string& kind, const std::string& subject, const std::string& detail) = 0;
+  // A job left a recovery phase after `seconds`; a recovered job is running again `seconds` after its failure.
+  virtual void on_job_phase_left(JobPhase phase, double seconds) = 0;
+  virtual void on_job_recovered(double seconds) = 0;
+  virtual void on_node_phase_left(NodePhase phase, double seconds) = 0;
+};
+
+}  // namespace autoresume
+
+namespace autoresume {
+
+// Several observers behind one (the metrics and the notifier).
+class ObserverList final : public ControllerObserver {
+ public:
+  void add(ControllerObserver* o) { observers_.push_back(o); }
+  void on_event(const std::string& kind, const std::string& subject, const std::string& detail) override {
+    for (auto* o : observers_) o->on_event(kind, subject, detail);
+  }
+  void on_job_phase_left(JobPhase phase, double seconds) override {
+    for (auto* o : observers_) o->on_job_phase_left(phase, seconds);
+  }
+  void on_job_recovered(double seconds) override {
+    for (auto* o : observers_) o->on_job_recovered(seconds);
+  }
+  void on_node_phase_left(NodePhase phase, double seconds) override {
+    for (auto* o : observers_) o->on_node_phase_left(phase, seconds);
+  }
+
+ private:
+  std::vector<ControllerObserver*> observers_;
+};
+
+}  // namespace autoresume

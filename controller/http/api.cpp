@@ -1,0 +1,232 @@
+#include "http/api.hpp"
+
+#include <nlohmann/json.hpp>
+#include <regex>
+
+#include "http/munge_credential.hpp"
+#include "recovery/node_lifecycle.hpp"
+
+namespace autoresume {
+namespace {
+
+using nlohmann::json;
+
+const std::regex kNodeName("[A-Za-z0-9._-]{1,64}");
+
+std::vector<std::string> split_path(const std::string& path) {
+  std::vector<std::string> parts;
+  size_t start = 1;
+  while (start <= path.size()) {
+    size_t slash = path.find('/', start);
+    if (slash == std::string::npos) slash = path.size();
+    parts.push_back(path.substr(start, slash - start));
+    start = slash + 1;
+  }
+  return parts;
+}
+
+ApiResponse ok(const json& body, int status = 200) { return ApiResponse{status, body.dump(), "application/json"}; }
+
+const char* slurm_state_name(const Node& n) {
+  if (n.down()) return "down";
+  if (n.fail) return "fail";
+  if (n.drain) return n.base == NodeBase::Idle || n.base == NodeBase::Down ? "drained" : "draining";
+  if (n.not_responding) return "not_responding";
+  if (n.maint) return "maint";
+  return to_string(n.base);
+}
+
+json node_json(const ControllerSnapshot& s, const Node& n) {
+  json j = {{"name", n.name}, {"slurm_state", slurm_state_name(n)}, {"reason", n.reason}, {"partitions", n.partitions},
+            {"phase", to_string(s.phase_of(n.name))}};
+  auto it = s.node_records.find(n.name);
+  if (it != s.node_records.end()) {
+    const NodeRecord& r = it->second;
+    j["phase_since"] = r.phase_since;
+    j["cause"] = r.cause;
+    j["action"] = r.action;
+    j["failures"] = r.failures.size();
+    j["validation_failures"] = r.validation_failures;
+    j["validation_job"] = r.validation_job;
+    j["reservation"] = r.owns_reservation ? validation_reservation_name(n.name) : "";
+    j["manual"] = r.manual;
+  }
+  return j;
+}
+
+json job_json(const ControllerSnapshot& s, const JobRecord& r) {
+  json j = {{"id", r.job_id}, {"phase", to_string(r.phase)}, {"attempts", r.attempts}, {"max_attempts", r.max_attempts},
+            {"nodes", r.nodes}, {"failed_node", r.failed_node}, {"failure_at", r.failure_at}, {"phase_since", r.phase_since}};
+  if (const Job* job = s.job(r.job_id)) {
+    j["state"] = to_string(job->state);
+    j["user_id"] = job->user_id;
+    j["name"] = job->name;
+    j["partition"] = job->partition;
+    j["restart_count"] = job->restart_count;
+  }
+  return j;
+}
+
+json event_json(const EventRow& e) {
+  return {{"id", e.id}, {"at", e.at}, {"kind", e.kind}, {"subject", e.subject}, {"detail", e.detail}};
+}
+
+bool owns(const ControllerSnapshot& s, uint32_t job_id, uid_t uid) {
+  const Job* j = s.job(job_id);
+  return j && j->user_id == uid;
+}
+
+}  // namespace
+
+ApiResponse error_response(int status, const std::string& reason) {
+  return ApiResponse{status, json{{"error", reason}}.dump(), "application/json"};
+}
+
+Api::Api(ApiSettings settings, SnapshotBoard& board, CommandQueue& commands, Store& history, Metrics& metrics)
+    : settings_(std::move(settings)), board_(board), commands_(commands), history_(history), metrics_(metrics) {}
+
+std::optional<ApiResponse> Api::authenticate(const ApiRequest& r, bool required, Caller& who) {
+  static const std::string kScheme = "MUNGE ";
+  if (r.authorization.empty()) {
+    if (required) return error_response(401, "a munge credential is required: header \"Authorization: MUNGE <credential>\"");
+    return std::nullopt;
+  }
+  if (r.authorization.rfind(kScheme, 0) != 0)
+    return error_response(401, "Authorization: expected \"MUNGE <credential>\"");
+  auto id = decode_credential(settings_.munge_socket, r.authorization.substr(kScheme.size()),
+                              credential_payload(r.method, r.path));
+  if (!id) return error_response(401, id.error().message);
+  who.authenticated = true;
+  who.uid = id->uid;
+  who.admin = settings_.admins.count(id->uid) != 0;
+  return std::nullopt;
+}
+
+ApiResponse Api::handle(const ApiRequest& r) {
+  if (r.path == "/metrics") {
+    if (r.method != "GET") return error_response(405, "/metrics: only GET");
+    return ApiResponse{200, metrics_.render(), "text/plain; version=0.0.4"};
+  }
+  if (r.path.rfind("/v1/", 0) != 0) return error_response(404, "no such path: " + r.path + " (the API is under /v1/)");
+  Caller who;
+  if (r.method == "GET") {
+    if (auto refused = authenticate(r, settings_.read_auth, who)) return *refused;
+    return get(r, who);
+  }
+  if (r.method == "POST") {
+    if (auto refused = authenticate(r, true, who)) return *refused;
+    if (!who.admin) return error_response(403, "uid " + std::to_string(who.uid) + " may read but not act: only root and SlurmUser may");
+    return post(r, who);
+  }
+  return error_response(405, r.method + " is not supported (GET or POST)");
+}
+
+ApiResponse Api::get(const ApiRequest& r, const Caller& who) {
+  auto s = board_.current();
+  auto parts = split_path(r.path);  // {"v1", ...}
+  bool restricted = settings_.read_auth && !who.admin;
+  if (parts.size() == 2 && parts[1] == "status") {
+    json by_phase = json::object(), jobs_by_phase = json::object();
+    for (const auto& n : s->nodes) by_phase[to_string(s->phase_of(n.name))] = by_phase.value(to_string(s->phase_of(n.name)), 0) + 1;
+    size_t watched = 0;
+    for (const auto& [id, rec] : s->job_records) {
+      if (is_terminal(rec.phase)) continue;
+      ++watched;
+      jobs_by_phase[to_string(rec.phase)] = jobs_by_phase.value(to_string(rec.phase), 0) + 1;
+    }
+    return ok({{"version", AUTORESUME_VERSION},
+               {"breaker", {{"open", s->breaker_open}, {"reason", s->breaker_reason}}},
+               {"slurmctld_reachable", s->slurm_reachable},
+               {"last_poll", s->last_poll},
+               {"poll_seconds", s->poll_seconds},
+               {"nodes", {{"total", s->nodes.size()}, {"by_phase", by_phase}}},
+               {"jobs", {{"watched", watched}, {"by_phase", jobs_by_phase}}}});
+  }
+  if (parts.size() == 2 && parts[1] == "nodes") {
+    json out = json::array();
+    for (const auto& n : s->nodes) out.push_back(node_json(*s, n));
+    return ok(out);
+  }
+  if (parts.size() == 3 && parts[1] == "nodes") {
+    if (!std::regex_match(parts[2], kNodeName)) return error_response(400, "bad node name \"" + parts[2] + "\"");
+    const Node* n = s->node(parts[2]);
+    if (!n) return error_response(404, "no node \"" + parts[2] + "\"");
+    json j = node_json(*s, *n);
+    std::lock_guard lock(history_mutex_);
+    j["events"] = json::array();
+    for (const auto& e : history_.events_of(n->name)) j["events"].push_back(event_json(e));
+    return ok(j);
+  }
+  if (parts.size() == 2 && parts[1] == "jobs") {
+    json out = json::array();
+    for (const auto& [id, rec] : s->job_records)
+      if (!restricted || owns(*s, id, who.uid)) out.push_back(job_json(*s, rec));
+    return ok(out);
+  }
+  if (parts.size() == 3 && parts[1] == "jobs") {
+    uint32_t id = 0;
+    if (!std::regex_match(parts[2], std::regex("[0-9]{1,10}")) || (id = static_cast<uint32_t>(std::stoull(parts[2]))) == 0)
+      return error_response(400, "bad job id \"" + parts[2] + "\": expected a positive integer");
+    auto it = s->job_records.find(id);
+    if (it == s->job_records.end()) return error_response(404, "job " + parts[2] + " is not under auto-resume (or no longer known)");
+    if (restricted && !owns(*s, id, who.uid)) return error_response(403, "job " + parts[2] + " is not yours");
+    json j = job_json(*s, it->second);
+    std::lock_guard lock(history_mutex_);
+    j["events"] = json::array();
+    for (const auto& e : history_.events_of(parts[2])) j["events"].push_back(event_json(e));
+    return ok(j);
+  }
+  if (parts.size() == 2 && parts[1] == "events") {
+    if (restricted) return error_response(403, "the event history is for admins");
+    int64_t since = 0;
+    auto q = r.query.find("since");
+    if (q != r.query.end()) {
+      if (!std::regex_match(q->second, std::regex("[0-9]{1,18}")))
+        return error_response(400, "since: expected an event id (a non-negative integer), got \"" + q->second + "\"");
+      since = std::stoll(q->second);
+    }
+    json out = json::array();
+    std::lock_guard lock(history_mutex_);
+    for (const auto& e : history_.events(since, 1000)) out.push_back(event_json(e));
+    return ok(out);
+  }
+  return error_response(404, "no such path: " + r.path);
+}
+
+ApiResponse Api::post(const ApiRequest& r, const Caller& who) {
+  if (!r.body.empty()) {
+    auto body = json::parse(r.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object()) return error_response(400, "body: expected nothing or a JSON object");
+  }
+  auto parts = split_path(r.path);
+  if (parts.size() == 3 && parts[1] == "breaker" && parts[2] == "reset") return run_command("breaker_reset", "", who);
+  if (parts.size() == 2 && parts[1] == "wake") {
+    commands_.wake();
+    return ok({{"woken", true}}, 202);
+  }
+  if (parts.size() == 4 && parts[1] == "nodes") {
+    if (!std::regex_match(parts[2], kNodeName)) return error_response(400, "bad node name \"" + parts[2] + "\"");
+    const std::string& verb = parts[3];
+    if (verb != "replace" && verb != "reboot" && verb != "validate" && verb != "release")
+      return error_response(400, "unknown node command \"" + verb + "\": expected replace, reboot, validate or release");
+    return run_command(verb, parts[2], who);
+  }
+  return error_response(404, "no such path: POST " + r.path);
+}
+
+ApiResponse Api::run_command(const std::string& verb, const std::string& node, const Caller& who) {
+  auto future = commands_.push(verb, node, "uid " + std::to_string(who.uid));
+  if (future.wait_for(settings_.command_timeout) != std::future_status::ready)
+    return error_response(503, "the control loop did not take the command within " +
+                                   std::to_string(settings_.command_timeout.count()) + " ms (slurmctld slow?); it may still run");
+  auto result = future.get();
+  if (!result) {
+    int status = result.error().code >= 400 && result.error().code < 600 ? result.error().code : 500;
+    return error_response(status, result.error().message);
+  }
+  json out = {{"command", verb}, {"result", *result}};
+  if (!node.empty()) out["node"] = node;
+  return ok(out);
+}
+
+}  // namespace autoresume

@@ -1,0 +1,161 @@
+#include "http/metrics.hpp"
+
+#include "util/strings.hpp"
+
+#include <prometheus/text_serializer.h>
+
+#include <algorithm>
+
+namespace autoresume {
+namespace {
+
+using prometheus::BuildCounter;
+using prometheus::BuildGauge;
+using prometheus::BuildHistogram;
+using prometheus::Histogram;
+using Labels = std::map<std::string, std::string>;
+
+// Recoveries take seconds to many minutes (a replaced and validated node): buckets to an hour.
+const Histogram::BucketBoundaries kRecoveryBuckets = {1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800, 3600};
+const Histogram::BucketBoundaries kPollBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
+
+const char* slurm_state(const Node& n) {
+  if (n.down()) return n.drain ? "down_drain" : "down";
+  if (n.fail) return "fail";
+  if (n.drain) return n.base == NodeBase::Idle ? "drained" : "draining";
+  if (n.not_responding) return "not_responding";
+  if (n.maint) return "maint";
+  if (n.completing) return "completing";
+  switch (n.base) {
+    case NodeBase::Idle: return "idle";
+    case NodeBase::Allocated: return "allocated";
+    case NodeBase::Mixed: return "mixed";
+    case NodeBase::Future: return "future";
+    default: return "unknown";
+  }
+}
+
+}  // namespace
+
+void Metrics::DynamicGauges::set(const std::map<Labels, double>& values) {
+  for (auto it = live.begin(); it != live.end();) {
+    if (values.count(it->first)) {
+      ++it;
+      continue;
+    }
+    family->Remove(it->second);
+    it = live.erase(it);
+  }
+  for (const auto& [labels, value] : values) {
+    auto& g = live[labels];
+    if (!g) g = &family->Add(labels);
+    g->Set(value);
+  }
+}
+
+Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
+  auto& r = *registry_;
+  node_phases_.family = &BuildGauge().Name("autoresume_nodes").Help("Nodes by lifecycle phase (healthy, failed, draining, replacing, validating, quarantined)").Register(r);
+  job_phases_.family = &BuildGauge().Name("autoresume_jobs").Help("Jobs under auto-resume by phase").Register(r);
+  slurm_nodes_.family = &BuildGauge().Name("autoresume_slurm_nodes").Help("Nodes by Slurm state, per partition").Register(r);
+  oldest_pending_.family = &BuildGauge().Name("autoresume_oldest_pending_job_age_seconds").Help("Age of the oldest pending job (any job) per partition, since it became eligible").Register(r);
+  breaker_open_ = &BuildGauge().Name("autoresume_breaker_open").Help("1 while the circuit breaker stops automated recovery").Register(r).Add({});
+  slurmctld_up_ = &BuildGauge().Name("autoresume_slurmctld_up").Help("1 if slurmctld answered the last poll").Register(r).Add({});
+  last_poll_ = &BuildGauge().Name("autoresume_last_poll_timestamp_seconds").Help("When slurmctld last answered a poll (unix time)").Register(r).Add({});
+  poll_duration_ = &BuildHistogram().Name("autoresume_poll_duration_seconds").Help("Duration of one control loop tick").Register(r).Add({}, kPollBuckets);
+  resumes_ = &BuildCounter().Name("autoresume_resumes_total").Help("Jobs running again after an infrastructure failure").Register(r);
+  resumes_->Add({});
+  give_ups_ = &BuildCounter().Name("autoresume_give_ups_total").Help("Jobs not resumed, by reason (budget_exhausted, not_resumed)").Register(r);
+  for (const char* reason : {"budget_exhausted", "not_resumed"}) give_ups_->Add({{"reason", reason}});
+  node_failures_ = &BuildCounter().Name("autoresume_node_failures_total").Help("Node failures seen, by cause").Register(r);
+  replacements_ = &BuildCounter().Name("autoresume_replacements_total").Help("Replace or reboot programs finished, by result").Register(r);
+  validations_ = &BuildCounter().Name("autoresume_validations_total").Help("Validation jobs finished, by result").Register(r);
+  for (const char* result : {"success", "failure"}) {
+    replacements_->Add({{"result", result}});
+    validations_->Add({{"result", result}});
+  }
+  quarantines_ = &BuildCounter().Name("autoresume_quarantines_total").Help("Nodes quarantined for a human").Register(r);
+  quarantines_->Add({});
+  breaker_trips_ = &BuildCounter().Name("autoresume_breaker_trips_total").Help("Times the circuit breaker opened").Register(r);
+  breaker_trips_->Add({});
+  recovery_ = &BuildHistogram().Name("autoresume_recovery_duration_seconds").Help("From a job's node failure to the job running again").Register(r).Add({}, kRecoveryBuckets);
+  job_phase_ = &BuildHistogram().Name("autoresume_recovery_phase_duration_seconds").Help("Time a recovering job spent in each phase").Register(r);
+  node_phase_ = &BuildHistogram().Name("autoresume_node_phase_duration_seconds").Help("Time a node spent in each lifecycle phase").Register(r);
+  BuildGauge().Name("autoresume_build_info").Help("The controller's version").Register(r).Add({{"version", AUTORESUME_VERSION}}).Set(1);
+}
+
+void Metrics::update(const ControllerSnapshot& s) {
+  std::lock_guard lock(mutex_);
+  std::map<Labels, double> nodes, jobs, slurm, pending;
+  for (auto p : {NodePhase::Healthy, NodePhase::Failed, NodePhase::Draining, NodePhase::Replacing, NodePhase::Validating, NodePhase::Quarantined})
+    nodes[{{"phase", to_string(p)}}] = 0;
+  for (const auto& n : s.nodes) {
+    nodes[{{"phase", to_string(s.phase_of(n.name))}}] += 1;
+    for (const auto& part : n.partitions) slurm[{{"partition", part}, {"state", slurm_state(n)}}] += 1;
+  }
+  for (auto p : {JobPhase::Running, JobPhase::Signalled, JobPhase::Requeueing, JobPhase::WaitingPending, JobPhase::Held, JobPhase::Starting})
+    jobs[{{"phase", to_string(p)}}] = 0;
+  for (const auto& [id, r] : s.job_records)
+    if (!is_terminal(r.phase)) jobs[{{"phase", to_string(r.phase)}}] += 1;
+  for (const auto& j : s.jobs) {
+    if (j.state != JobState::Pending || j.partition.empty()) continue;
+    double since = static_cast<double>(j.begin_time ? j.begin_time : j.submit_time);
+    double age = std::max(0.0, s.taken_at - since);
+    for (const auto& part : split_commas(j.partition)) {
+      auto& v = pending[{{"partition", part}}];
+      v = std::max(v, age);
+    }
+  }
+  node_phases_.set(nodes);
+  job_phases_.set(jobs);
+  slurm_nodes_.set(slurm);
+  oldest_pending_.set(pending);
+  breaker_open_->Set(s.breaker_open ? 1 : 0);
+  slurmctld_up_->Set(s.slurm_reachable ? 1 : 0);
+  last_poll_->Set(s.last_poll);
+  if (s.last_poll != last_poll_seen_ && s.poll_seconds > 0) poll_duration_->Observe(s.poll_seconds);
+  last_poll_seen_ = s.last_poll;
+}
+
+std::string Metrics::render() const {
+  std::lock_guard lock(mutex_);
+  return prometheus::TextSerializer().Serialize(registry_->Collect());
+}
+
+std::string Metrics::cause_label(const std::string& cause) {
+  if (cause.rfind("slurmd not responding", 0) == 0) return "not_responding";
+  if (cause.rfind("admin Action:", 0) == 0) return "admin_action";
+  if (cause.rfind("slurm: ", 0) == 0) return "slurm";
+  if (cause.rfind("drain timed out", 0) == 0) return "drain_timeout";
+  return "health_check";  // the agent's reasons: "gpu0: xid 79", "gpu1:temperature: ..."
+}
+
+void Metrics::on_event(const std::string& kind, const std::string&, const std::string& detail) {
+  std::lock_guard lock(mutex_);
+  if (kind == "job_resumed") resumes_->Add({}).Increment();
+  else if (kind == "budget_exhausted" || kind == "not_resumed") give_ups_->Add({{"reason", kind}}).Increment();
+  else if (kind == "node_failed") node_failures_->Add({{"cause", cause_label(detail)}}).Increment();
+  else if (kind == "node_replaced") replacements_->Add({{"result", "success"}}).Increment();
+  else if (kind == "replace_failed") replacements_->Add({{"result", "failure"}}).Increment();
+  else if (kind == "node_validated") validations_->Add({{"result", "success"}}).Increment();
+  else if (kind == "validation_failed") validations_->Add({{"result", "failure"}}).Increment();
+  else if (kind == "node_quarantined") quarantines_->Add({}).Increment();
+  else if (kind == "breaker_tripped") breaker_trips_->Add({}).Increment();
+}
+
+void Metrics::on_job_phase_left(JobPhase phase, double seconds) {
+  std::lock_guard lock(mutex_);
+  job_phase_->Add({{"phase", to_string(phase)}}, kRecoveryBuckets).Observe(seconds);
+}
+
+void Metrics::on_job_recovered(double seconds) {
+  std::lock_guard lock(mutex_);
+  recovery_->Observe(seconds);
+}
+
+void Metrics::on_node_phase_left(NodePhase phase, double seconds) {
+  std::lock_guard lock(mutex_);
+  node_phase_->Add({{"phase", to_string(phase)}}, kRecoveryBuckets).Observe(seconds);
+}
+
+}  // namespace autoresume

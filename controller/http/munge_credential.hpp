@@ -1,0 +1,28 @@
+// Munge credentials for the controller's HTTP API. A request carries "Authorization: MUNGE <credential>" whose
+// payload is the request line it was made for ("POST /v1/nodes/n2/replace"): a credential cannot be replayed
+// (munged refuses a second decode) nor moved to another request. Shared by autoresumed and autoresumectl.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+
+#include "autoresume/result.hpp"
+
+namespace autoresume {
+
+struct MungeIdentity {
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
+// The request line a credential is bound to.
+std::string credential_payload(const std::string& method, const std::string& path);
+
+// socket: munged's socket path, or empty for munge's default.
+Result<std::string> encode_credential(const std::string& socket, const std::string& payload);
+// Fails (code 401 meaning) when the credential is invalid, expired, replayed, or made for another payload.
+Result<MungeIdentity> decode_credential(const std::string& socket, const std::string& credential,
+                                        const std::string& expected_payload);
+
+}  // namespace autoresume

@@ -1,0 +1,214 @@
+// autoresumectl: the admin's command line for autoresumed's HTTP API. Every request carries a munge
+// credential made for it; reads print tables (or --json), commands print the controller's verdict.
+// Exit codes: 0 done, 1 refused or failed by the controller (its reason printed), 3 controller unreachable.
+#include <curl/curl.h>
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "http/munge_credential.hpp"
+
+using nlohmann::json;
+using namespace autoresume;
+
+namespace {
+
+constexpr int kRefused = 1;
+constexpr int kUnreachable = 3;
+
+struct Options {
+  std::string url = "http://127.0.0.1:6828";
+  std::string munge_socket;
+  bool json_out = false;
+  long timeout = 15;
+};
+
+struct Reply {
+  int exit_code = 0;
+  json body;
+};
+
+size_t collect(char* data, size_t size, size_t n, void* out) {
+  static_cast<std::string*>(out)->append(data, size * n);
+  return size * n;
+}
+
+Reply request(const Options& o, const std::string& method, const std::string& path, const std::string& query = "") {
+  auto cred = encode_credential(o.munge_socket, credential_payload(method, path));
+  if (!cred) {
+    std::cerr << "autoresumectl: " << cred.error().message << "\n";
+    return {kRefused, {}};
+  }
+  CURL* curl = curl_easy_init();
+  std::string url = o.url + path + (query.empty() ? "" : "?" + query), body;
+  std::string auth = "Authorization: MUNGE " + *cred;
+  curl_slist* headers = curl_slist_append(nullptr, auth.c_str());
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT, o.timeout);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+  if (method == "POST") curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
+  CURLcode rc = curl_easy_perform(curl);
+  long status = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(curl);
+  if (rc != CURLE_OK) {
+    std::cerr << "autoresumectl: cannot reach autoresumed at " << o.url << ": " << curl_easy_strerror(rc)
+              << " (is it running? --url or AUTORESUME_URL)\n";
+    return {kUnreachable, {}};
+  }
+  json parsed = json::parse(body, nullptr, false);
+  if (status >= 400) {
+    std::string why = parsed.is_object() && parsed.contains("error") ? parsed["error"].get<std::string>() : body;
+    std::cerr << "autoresumectl: " << method << " " << path << ": refused (HTTP " << status << "): " << why << "\n";
+    return {kRefused, parsed};
+  }
+  if (parsed.is_discarded()) {
+    std::cerr << "autoresumectl: " << path << ": the controller sent something that is not JSON\n";
+    return {kRefused, {}};
+  }
+  return {0, parsed};
+}
+
+std::string when(double t) {
+  if (t <= 0) return "-";
+  std::time_t secs = static_cast<std::time_t>(t);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", std::localtime(&secs));
+  return buf;
+}
+
+std::string text(const json& j, const char* key) {
+  if (!j.contains(key) || j[key].is_null()) return "-";
+  if (j[key].is_string()) return j[key].get<std::string>().empty() ? "-" : j[key].get<std::string>();
+  return j[key].dump();
+}
+
+std::string list(const json& j, const char* key) {
+  std::string out;
+  for (const auto& x : j.value(key, json::array())) out += (out.empty() ? "" : ",") + x.get<std::string>();
+  return out.empty() ? "-" : out;
+}
+
+void print_status(const json& s) {
+  std::printf("version              %s\n", text(s, "version").c_str());
+  std::printf("slurmctld reachable  %s (last poll %s, %.3f s)\n", s.value("slurmctld_reachable", false) ? "yes" : "NO",
+              when(s.value("last_poll", 0.0)).c_str(), s.value("poll_seconds", 0.0));
+  bool open = s["breaker"].value("open", false);
+  std::printf("circuit breaker      %s%s\n", open ? "OPEN: " : "closed", open ? text(s["breaker"], "reason").c_str() : "");
+  std::printf("nodes                %s", s["nodes"].value("total", 0) > 0 ? std::to_string(s["nodes"]["total"].get<int>()).c_str() : "0");
+  for (const auto& [phase, n] : s["nodes"]["by_phase"].items()) std::printf("  %s=%d", phase.c_str(), n.get<int>());
+  std::printf("\njobs watched         %d", s["jobs"].value("watched", 0));
+  for (const auto& [phase, n] : s["jobs"]["by_phase"].items()) std::printf("  %s=%d", phase.c_str(), n.get<int>());
+  std::printf("\n");
+}
+
+void print_nodes(const json& nodes) {
+  std::printf("%-12s %-12s %-14s %-20s %s\n", "NODE", "PHASE", "SLURM", "SINCE", "REASON / CAUSE");
+  for (const auto& n : nodes) {
+    std::string why = n.contains("cause") && n["phase"] != "healthy" ? text(n, "cause") : text(n, "reason");
+    std::printf("%-12s %-12s %-14s %-20s %s\n", text(n, "name").c_str(), text(n, "phase").c_str(), text(n, "slurm_state").c_str(),
+                when(n.value("phase_since", 0.0)).c_str(), why.c_str());
+  }
+}
+
+void print_jobs(const json& jobs) {
+  std::printf("%-10s %-16s %-9s %-12s %-20s %s\n", "JOB", "PHASE", "ATTEMPTS", "STATE", "NODES", "FAILED NODE");
+  for (const auto& j : jobs) {
+    std::string attempts = std::to_string(j.value("attempts", 0)) + "/" + std::to_string(j.value("max_attempts", 0));
+    std::printf("%-10s %-16s %-9s %-12s %-20s %s\n", text(j, "id").c_str(), text(j, "phase").c_str(), attempts.c_str(),
+                text(j, "state").c_str(), list(j, "nodes").c_str(), text(j, "failed_node").c_str());
+  }
+}
+
+int64_t print_events(const json& events) {
+  int64_t last = 0;
+  for (const auto& e : events) {
+    std::printf("%s  %-18s %-10s %s\n", when(e.value("at", 0.0)).c_str(), text(e, "kind").c_str(), text(e, "subject").c_str(),
+                text(e, "detail").c_str());
+    last = e.value("id", int64_t{0});
+  }
+  std::fflush(stdout);
+  return last;
+}
+
+int show(const Options& o, const std::string& path, void (*print)(const json&)) {
+  Reply r = request(o, "GET", path);
+  if (r.exit_code) return r.exit_code;
+  if (o.json_out) std::cout << r.body.dump(2) << "\n";
+  else print(r.body);
+  return 0;
+}
+
+int events(const Options& o, bool follow, int64_t since) {
+  for (;;) {
+    Reply r = request(o, "GET", "/v1/events", "since=" + std::to_string(since));
+    if (r.exit_code) return r.exit_code;
+    if (o.json_out) {
+      for (const auto& e : r.body) std::cout << e.dump() << "\n" << std::flush;
+      if (!r.body.empty()) since = r.body.back().value("id", since);
+    } else if (int64_t last = print_events(r.body)) {
+      since = last;
+    }
+    if (!follow) return 0;
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+}
+
+int command(const Options& o, const std::string& path) {
+  Reply r = request(o, "POST", path);
+  if (r.exit_code) return r.exit_code;
+  if (o.json_out) std::cout << r.body.dump(2) << "\n";
+  else
+    std::printf("%s%s%s: %s\n", text(r.body, "command").c_str(), r.body.contains("node") ? " " : "",
+                r.body.contains("node") ? text(r.body, "node").c_str() : "", text(r.body, "result").c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  Options o;
+  if (const char* u = std::getenv("AUTORESUME_URL")) o.url = u;
+  if (const char* m = std::getenv("AUTORESUME_MUNGE_SOCKET")) o.munge_socket = m;
+  CLI::App app{"autoresumectl: status and commands of the auto-resume controller (autoresumed)"};
+  app.add_option("--url", o.url, "the controller's API (env AUTORESUME_URL)")->capture_default_str();
+  app.add_option("--munge-socket", o.munge_socket, "munged's socket (env AUTORESUME_MUNGE_SOCKET; default: munge's)");
+  app.add_flag("--json", o.json_out, "print the controller's JSON");
+  app.add_option("--timeout", o.timeout, "seconds to wait for an answer")->capture_default_str()->check(CLI::Range(1, 600));
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string(AUTORESUME_VERSION));
+
+  int rc = 0;
+  app.add_subcommand("status", "controller, breaker and counts")->callback([&] { rc = show(o, "/v1/status", print_status); });
+  app.add_subcommand("nodes", "every node's lifecycle phase")->callback([&] { rc = show(o, "/v1/nodes", print_nodes); });
+  app.add_subcommand("jobs", "jobs under auto-resume")->callback([&] { rc = show(o, "/v1/jobs", print_jobs); });
+  bool follow = false;
+  int64_t since = 0;
+  auto* ev = app.add_subcommand("events", "the event history");
+  ev->add_flag("-f,--follow", follow, "keep printing new events");
+  ev->add_option("--since", since, "only events after this id")->check(CLI::NonNegativeNumber);
+  ev->callback([&] { rc = events(o, follow, since); });
+  std::string node;
+  for (const char* verb : {"replace", "reboot", "validate", "release"}) {
+    std::string v = verb;
+    auto* sub = app.add_subcommand(v, v + " a node (root or SlurmUser)");
+    sub->add_option("node", node, "node name")->required();
+    sub->callback([&o, &rc, &node, v] { rc = command(o, "/v1/nodes/" + node + "/" + v); });
+  }
+  auto* breaker = app.add_subcommand("breaker", "the circuit breaker");
+  breaker->require_subcommand(1);
+  breaker->add_subcommand("reset", "close it: automated recovery resumes")->callback([&] { rc = command(o, "/v1/breaker/reset"); });
+  CLI11_PARSE(app, argc, argv);
+  return rc;
+}
