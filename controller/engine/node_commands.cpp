@@ -34,8 +34,8 @@ Result<std::string> Controller::node_command(const std::string& verb, const std:
     if (!s) return Error{500, s.error().message};
   } else {
     if (breaker_.open()) return Error{kConflict, "the circuit breaker is open: reset it first"};
-    bool busy = r.phase == NodePhase::Replacing || r.phase == NodePhase::Validating || r.phase == NodePhase::Draining;
-    if (busy) return conflict(node_name, r.phase, "already in its lifecycle");
+    if (r.phase != NodePhase::Healthy && r.phase != NodePhase::Quarantined)
+      return conflict(node_name, r.phase, "already in its lifecycle (release it first to start over)");
     if (verb == "validate") {
       if (!node_transition_allowed(r.phase, NodePhase::Validating)) return conflict(node_name, r.phase, "cannot be validated now");
       r.phase = NodePhase::Validating;
@@ -53,7 +53,9 @@ Result<std::string> Controller::node_command(const std::string& verb, const std:
   store_.save_node(r);
   record_event("manual_" + verb, node_name, "by " + by);
   log(LogLevel::Info, "node_command", {{"node", node_name}, {"command", verb}, {"by", by}, {"phase", to_string(r.phase)}});
-  return std::string(to_string(r.phase));
+  if (verb == "release") return std::string("released: back in service, without validation");
+  if (verb == "validate") return std::string("accepted: validating in reservation ") + validation_reservation_name(node_name);
+  return "accepted: " + verb + " after its jobs leave (DrainTimeout), then validation";
 }
 
 // Back to service now, without validation: the validation job cancelled, our reservation deleted, our drain

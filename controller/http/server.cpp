@@ -14,6 +14,12 @@ HttpServer::~HttpServer() { stop(); }
 Status HttpServer::start(const std::string& listen_address) {
   auto addr = parse_listen_address(listen_address);
   if (!addr) return addr.error();
+  // SO_REUSEADDR only: cpp-httplib's default adds SO_REUSEPORT, which would let a second autoresumed bind the
+  // same port and split the requests with the first.
+  server_->set_socket_options([](int sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   server_->set_payload_max_length(kMaxRequestBody);
   server_->set_read_timeout(5, 0);
   server_->set_write_timeout(5, 0);

@@ -1,0 +1,310 @@
+// The HTTP API's handlers with real munge credentials (a munged of the test's own), the command path into a
+// controller on the in-memory Slurm, the metrics' names and types, and the listener's limits.
+#include <httplib.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <pwd.h>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include "engine/controller.hpp"
+#include "http/api.hpp"
+#include "http/munge_credential.hpp"
+#include "http/server.hpp"
+#include "slurm/fake_slurm.hpp"
+
+using namespace autoresume;
+using json = nlohmann::json;
+
+namespace {
+
+std::string run(const std::string& cmd) {
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  char buf[4096];
+  while (p && std::fgets(buf, sizeof buf, p)) out += buf;
+  if (p) pclose(p);
+  return out;
+}
+
+// A munged with its own key and socket, stopped by its PID.
+struct Munged {
+  std::string dir = std::filesystem::temp_directory_path() / ("autoresume-api-munge-" + std::to_string(getpid()));
+  std::string socket = dir + "/munge.socket";
+  Munged() {
+    std::filesystem::create_directories(dir);
+    std::filesystem::permissions(dir, std::filesystem::perms(0755));
+    run("dd if=/dev/urandom of=" + dir + "/key bs=1024 count=1 2>/dev/null && chmod 400 " + dir + "/key");
+    run("/usr/sbin/munged -f --key-file=" + dir + "/key --socket=" + socket + " --pid-file=" + dir + "/pid --log-file=" +
+        dir + "/log --seed-file=" + dir + "/seed");
+    for (int i = 0; i < 50 && !encode_credential(socket, "x"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ~Munged() {
+    std::ifstream pidfile(dir + "/pid");
+    int pid = 0;
+    if (pidfile >> pid && pid > 0) kill(pid, SIGTERM);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    std::filesystem::remove_all(dir);
+  }
+  std::string credential(const std::string& method, const std::string& path) {
+    return "MUNGE " + encode_credential(socket, credential_payload(method, path)).value();
+  }
+  // A credential of the unprivileged test user (scripts/setup creates it).
+  std::string user_credential(const std::string& method, const std::string& path) {
+    std::string cred = run("runuser -u artest -- munge -S " + socket + " -s '" + credential_payload(method, path) + "'");
+    while (!cred.empty() && cred.back() == '\n') cred.pop_back();
+    return "MUNGE " + cred;
+  }
+};
+
+// An API over a controller on the fake Slurm; a thread plays the control loop (commands, then a tick).
+struct ApiWorld {
+  Munged munge;
+  FakeSlurm slurm;
+  std::unique_ptr<Store> store = Store::open(":memory:").value();
+  Config config;
+  std::unique_ptr<Controller> ctl;
+  SnapshotBoard board;
+  CommandQueue commands;
+  Metrics metrics;
+  std::unique_ptr<Api> api;
+  std::atomic<bool> stop{false};
+  std::thread loop;
+
+  explicit ApiWorld(bool read_auth = false) {
+    set_log_level(LogLevel::Error);
+    config.breaker_settle = std::chrono::seconds(0);
+    for (const char* n : {"n1", "n2"}) slurm.add_node(n);
+    Job& j = slurm.add_job(7, {"n1"});
+    const passwd* user = getpwnam("artest");
+    REQUIRE(user);  // scripts/setup creates it
+    j.user_id = user->pw_uid;
+    j.admin_comment = "autoresume=1:max=3";
+    Job& other = slurm.add_job(8, {"n2"});
+    other.user_id = 1234;
+    other.admin_comment = "autoresume=1:max=3";
+    ctl = std::make_unique<Controller>(slurm, *store, config);
+    ctl->set_observer(&metrics);
+    ctl->recover();
+    ctl->tick();
+    board.publish(ctl->snapshot());
+    api = std::make_unique<Api>(ApiSettings{munge.socket, {0}, read_auth, std::chrono::milliseconds(5000)}, board,
+                                commands, *store, metrics);
+    loop = std::thread([this] {
+      while (!stop) {
+        commands.wait_for(std::chrono::milliseconds(20));
+        for (auto& c : commands.take()) {
+          if (c->verb == "breaker_reset") {
+            Breaker::reset(*store, c->by);
+            c->done.set_value(std::string("closed"));
+          } else {
+            c->done.set_value(ctl->node_command(c->verb, c->node, c->by));
+          }
+        }
+      }
+    });
+  }
+  ~ApiWorld() {
+    stop = true;
+    commands.stop();
+    loop.join();
+  }
+  ApiResponse call(const std::string& method, const std::string& path, const std::string& auth = "",
+                   const std::string& body = "", std::map<std::string, std::string> query = {}) {
+    return api->handle(ApiRequest{method, path, std::move(query), auth, body});
+  }
+  size_t events_of_kind(const std::string& kind) {
+    auto e = store->events();
+    return static_cast<size_t>(std::count_if(e.begin(), e.end(), [&](const EventRow& r) { return r.kind == kind; }));
+  }
+};
+
+}  // namespace
+
+TEST_CASE("api: only a valid root credential made for this very request may act", "[api][auth]") {
+  ApiWorld w;
+  const std::string path = "/v1/nodes/n2/replace";
+  CHECK(w.call("POST", path).status == 401);
+  CHECK(w.call("POST", path, "Bearer abc").status == 401);
+  CHECK(w.call("POST", path, "MUNGE not-a-credential").status == 401);
+  ApiResponse moved = w.call("POST", path, w.munge.credential("POST", "/v1/nodes/n1/replace"));
+  CHECK(moved.status == 401);
+  CHECK(moved.body.find("was made for") != std::string::npos);
+  ApiResponse user = w.call("POST", path, w.munge.user_credential("POST", path));
+  CHECK(user.status == 403);
+  CHECK(user.body.find("only root and SlurmUser") != std::string::npos);
+  CHECK(w.events_of_kind("manual_replace") == 0);  // nothing changed on any of these
+
+  std::string cred = w.munge.credential("POST", path);
+  ApiResponse done = w.call("POST", path, cred);
+  INFO(done.body);
+  CHECK(done.status == 200);
+  CHECK(json::parse(done.body)["node"] == "n2");
+  CHECK(w.events_of_kind("manual_replace") == 1);
+  CHECK(w.call("POST", path, cred).status == 401);  // replayed: munged refuses a credential twice
+}
+
+TEST_CASE("api: bad paths, verbs, ids and bodies are refused with a reason and change nothing", "[api]") {
+  ApiWorld w;
+  auto post = [&](const std::string& path, const std::string& body = "") {
+    return w.call("POST", path, w.munge.credential("POST", path), body);
+  };
+  ApiResponse verb = post("/v1/nodes/n2/frobnicate");
+  CHECK(verb.status == 400);
+  CHECK(verb.body.find("unknown node command \\\"frobnicate\\\"") != std::string::npos);
+  CHECK(post("/v1/nodes/n%20x/replace").status == 400);
+  CHECK(post("/v1/nodes/n9/replace").status == 404);
+  CHECK(post("/v1/nodes/n2/replace", "{not json").status == 400);
+  CHECK(post("/v1/nodes/n2/replace", "[1,2]").status == 400);
+  CHECK(post("/v1/elsewhere").status == 404);
+  CHECK(w.call("PUT", "/v1/nodes/n2/replace").status == 405);
+  CHECK(w.call("GET", "/v1/jobs/abc").status == 400);
+  CHECK(w.call("GET", "/v1/jobs/0").status == 400);
+  CHECK(w.call("GET", "/v1/jobs/99").status == 404);
+  CHECK(w.call("GET", "/v1/events", "", "", {{"since", "-1"}}).status == 400);
+  CHECK(w.call("GET", "/v1/nothing").status == 404);
+  CHECK(w.store->actions().empty());
+  CHECK(w.events_of_kind("manual_replace") == 0);
+  // A node already in its lifecycle: 409, not a second lifecycle.
+  CHECK(post("/v1/nodes/n2/replace").status == 200);
+  ApiResponse again = post("/v1/nodes/n2/reboot");
+  CHECK(again.status == 409);
+  CHECK(again.body.find("already in its lifecycle") != std::string::npos);
+  CHECK(post("/v1/nodes/n1/release").status == 409);  // healthy: nothing to release
+  CHECK(post("/v1/nodes/n2/release").status == 200);
+  CHECK(w.ctl->node_records().at("n2").phase == NodePhase::Healthy);
+}
+
+TEST_CASE("api: reads, and ReadAuth=munge limits a user to their own jobs", "[api][auth]") {
+  SECTION("open reads") {
+    ApiWorld w;
+    json status = json::parse(w.call("GET", "/v1/status").body);
+    CHECK(status["nodes"]["total"] == 2);
+    CHECK(status["jobs"]["watched"] == 2);
+    CHECK(status["breaker"]["open"] == false);
+    CHECK(json::parse(w.call("GET", "/v1/nodes").body).size() == 2);
+    json job = json::parse(w.call("GET", "/v1/jobs/7").body);
+    CHECK(job["max_attempts"] == 3);
+    CHECK(job["events"][0]["kind"] == "job_watched");
+    json events = json::parse(w.call("GET", "/v1/events", "", "", {{"since", "1"}}).body);
+    CHECK(events.size() == 1);  // job_watched of 8
+  }
+  SECTION("ReadAuth=munge") {
+    ApiWorld w(true);
+    CHECK(w.call("GET", "/v1/jobs").status == 401);
+    ApiResponse mine = w.call("GET", "/v1/jobs", w.munge.user_credential("GET", "/v1/jobs"));
+    REQUIRE(mine.status == 200);
+    json jobs = json::parse(mine.body);
+    REQUIRE(jobs.size() == 1);
+    CHECK(jobs[0]["id"] == 7);
+    CHECK(w.call("GET", "/v1/jobs/8", w.munge.user_credential("GET", "/v1/jobs/8")).status == 403);
+    CHECK(w.call("GET", "/v1/jobs/7", w.munge.user_credential("GET", "/v1/jobs/7")).status == 200);
+    CHECK(w.call("GET", "/v1/events", w.munge.user_credential("GET", "/v1/events")).status == 403);
+    CHECK(w.call("GET", "/v1/events", w.munge.credential("GET", "/v1/events")).status == 200);
+  }
+}
+
+TEST_CASE("metrics: names, types and units, counters and the recovery histogram move with events", "[api][metrics]") {
+  Metrics m;
+  m.on_event("job_resumed", "7", "");
+  m.on_job_recovered(12.5);
+  m.on_event("node_failed", "n2", "gpu0: xid 79");
+  m.on_event("node_failed", "n3", "slurmd not responding");
+  m.on_job_phase_left(JobPhase::Held, 30);
+  std::string text = m.render();
+  INFO(text);
+  CHECK(text.find("# TYPE autoresume_resumes_total counter") != std::string::npos);
+  CHECK(text.find("autoresume_resumes_total 1") != std::string::npos);
+  CHECK(text.find("# TYPE autoresume_recovery_duration_seconds histogram") != std::string::npos);
+  CHECK(text.find("autoresume_recovery_duration_seconds_count 1") != std::string::npos);
+  CHECK(text.find("autoresume_recovery_duration_seconds_bucket{le=\"20\"} 1") != std::string::npos);
+  CHECK(text.find("autoresume_recovery_duration_seconds_bucket{le=\"10\"} 0") != std::string::npos);
+  CHECK(text.find("autoresume_node_failures_total{cause=\"health_check\"} 1") != std::string::npos);
+  CHECK(text.find("autoresume_node_failures_total{cause=\"not_responding\"} 1") != std::string::npos);
+  CHECK(text.find("autoresume_recovery_phase_duration_seconds_count{phase=\"held\"} 1") != std::string::npos);
+  // Every family: autoresume_ prefix; counters end in _total; gauges of durations in _seconds.
+  std::regex type_line("# TYPE (\\S+) (\\S+)");
+  std::set<std::string> families;
+  for (std::sregex_iterator it(text.begin(), text.end(), type_line), end; it != end; ++it) {
+    std::string name = (*it)[1], type = (*it)[2];
+    families.insert(name);
+    INFO(name);
+    CHECK(name.rfind("autoresume_", 0) == 0);
+    if (type == "counter") CHECK(name.size() > 6);
+    if (type == "counter") CHECK(name.compare(name.size() - 6, 6, "_total") == 0);
+    if (type == "histogram") CHECK(name.compare(name.size() - 8, 8, "_seconds") == 0);
+  }
+  for (const char* name : {"autoresume_breaker_open", "autoresume_slurmctld_up", "autoresume_last_poll_timestamp_seconds",
+                           "autoresume_poll_duration_seconds", "autoresume_give_ups_total", "autoresume_replacements_total",
+                           "autoresume_validations_total", "autoresume_quarantines_total", "autoresume_breaker_trips_total",
+                           "autoresume_build_info"})
+    CHECK(families.count(name) == 1);
+}
+
+TEST_CASE("metrics: node and job gauges follow the snapshot, label sets that vanish are removed", "[api][metrics]") {
+  Metrics m;
+  ControllerSnapshot s;
+  s.taken_at = 1000;
+  Node a;
+  a.name = "n1";
+  a.base = NodeBase::Idle;
+  a.partitions = {"gpu"};
+  Node b = a;
+  b.name = "n2";
+  b.base = NodeBase::Down;
+  s.nodes = {a, b};
+  NodeRecord r;
+  r.name = "n2";
+  r.phase = NodePhase::Replacing;
+  s.node_records["n2"] = r;
+  Job pending;
+  pending.id = 5;
+  pending.state = JobState::Pending;
+  pending.partition = "gpu";
+  pending.begin_time = 400;
+  s.jobs = {pending};
+  m.update(s);
+  std::string text = m.render();
+  INFO(text);
+  CHECK(text.find("autoresume_nodes{phase=\"replacing\"} 1") != std::string::npos);
+  CHECK(text.find("autoresume_nodes{phase=\"healthy\"} 1") != std::string::npos);
+  CHECK(text.find("autoresume_slurm_nodes{partition=\"gpu\",state=\"down\"} 1") != std::string::npos);
+  CHECK(text.find("autoresume_oldest_pending_job_age_seconds{partition=\"gpu\"} 600") != std::string::npos);
+  s.nodes = {a};
+  s.jobs.clear();
+  m.update(s);
+  text = m.render();
+  CHECK(text.find("state=\"down\"") == std::string::npos);
+  CHECK(text.find("autoresume_oldest_pending_job_age_seconds{") == std::string::npos);
+}
+
+TEST_CASE("the listener: /metrics over HTTP and oversized bodies refused with 413", "[api][http]") {
+  ApiWorld w;
+  HttpServer server(*w.api);
+  int port = 0;
+  for (int p = 23000; p < 23100 && !port; ++p)
+    if (server.start("127.0.0.1:" + std::to_string(p))) port = p;
+  REQUIRE(port != 0);
+  httplib::Client client("127.0.0.1", port);
+  auto metrics = client.Get("/metrics");
+  REQUIRE(metrics);
+  CHECK(metrics->status == 200);
+  CHECK(metrics->body.find("autoresume_build_info") != std::string::npos);
+  std::string path = "/v1/nodes/n2/replace";
+  httplib::Headers auth = {{"Authorization", w.munge.credential("POST", path)}};
+  auto big = client.Post(path.c_str(), auth, std::string(kMaxRequestBody + 1, 'x'), "application/json");
+  REQUIRE(big);
+  CHECK(big->status == 413);
+  CHECK(w.events_of_kind("manual_replace") == 0);
+  auto bad_listen = HttpServer(*w.api).start("127.0.0.1:" + std::to_string(port));
+  CHECK_FALSE(bad_listen.ok());  // in use: an error naming the address
+  server.stop();
+}
