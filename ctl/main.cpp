@@ -40,15 +40,16 @@ size_t collect(char* data, size_t size, size_t n, void* out) {
 }
 
 Reply request(const Options& o, const std::string& method, const std::string& path, const std::string& query = "") {
+  // Reads may be open (ReadAuth=none): without munge they go out unsigned, and a 401 says why.
   auto cred = encode_credential(o.munge_socket, credential_payload(method, path));
-  if (!cred) {
-    std::cerr << "autoresumectl: " << cred.error().message << "\n";
+  if (!cred && method != "GET") {
+    std::cerr << "autoresumectl: " << cred.error().message << " (--munge-socket or AUTORESUME_MUNGE_SOCKET)\n";
     return {kRefused, {}};
   }
   CURL* curl = curl_easy_init();
   std::string url = o.url + path + (query.empty() ? "" : "?" + query), body;
-  std::string auth = "Authorization: MUNGE " + *cred;
-  curl_slist* headers = curl_slist_append(nullptr, auth.c_str());
+  std::string auth = cred ? "Authorization: MUNGE " + *cred : "";
+  curl_slist* headers = cred ? curl_slist_append(nullptr, auth.c_str()) : nullptr;
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT, o.timeout);

@@ -77,8 +77,11 @@ void Controller::tick() {
   last_poll_ = started;
   handle_nodes();
   std::map<std::string, bool> failing;
-  for (const Node& n : nodes_)
-    if (failed_.count(n.name) || is_suspect(n)) failing[n.name] = true;
+  for (const Node& n : nodes_) {
+    auto rec = node_records_.find(n.name);
+    bool by_command = rec != node_records_.end() && rec->second.manual;  // an admin's replace is not a failure
+    if (!by_command && (failed_.count(n.name) || is_suspect(n))) failing[n.name] = true;
+  }
   bool open = breaker_.update(failing, nodes_.size(), unix_now());
   handle_lifecycles();  // with the breaker open: failures recorded and drained, nothing replaced or validated
   report_breaker();

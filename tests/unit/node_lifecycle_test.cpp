@@ -369,3 +369,16 @@ TEST_CASE("lifecycle: the transition table", "[lifecycle]") {
   CHECK_FALSE(node_transition_allowed(NodePhase::Failed, NodePhase::Validating));
   CHECK_FALSE(node_transition_allowed(NodePhase::Quarantined, NodePhase::Replacing));
 }
+
+TEST_CASE("lifecycle: an admin's replace is not a failure: no breaker, no quarantine count", "[lifecycle][breaker]") {
+  Cluster c;
+  c.config.breaker_fraction = 0.2;
+  c.dies("n1");
+  c.tick();
+  auto answer = c.ctl->node_command("replace", "n2", "uid 0");
+  REQUIRE(answer.ok());
+  c.tick();
+  CHECK_FALSE(c.ctl->breaker_open());
+  CHECK(c.record("n2").failures.empty());
+  CHECK(c.slurm.nodes["n2"].reason == "autoresume: manual replace by uid 0");
+}
