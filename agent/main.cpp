@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <iostream>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "checks/checks.hpp"
@@ -12,6 +14,9 @@
 #include "metrics/gpu_metrics.hpp"
 #endif
 #ifdef AUTORESUME_AGENT_SLURM
+#include <signal.h>
+
+#include "daemon/run.hpp"
 #include "node_drain.hpp"
 #include "slurm/libslurm_client.hpp"
 #endif
@@ -103,6 +108,11 @@ int run_check(const std::string& nvml_lib, const Thresholds& t, Output output, c
 
 }  // namespace
 
+#ifdef AUTORESUME_AGENT_SLURM
+std::atomic<bool> stopping{false};
+void on_stop(int) { stopping = true; }
+#endif
+
 int main(int argc, char** argv) {
   CLI::App app{"autoresume-agent: GPU and host health checks for slurm-auto-resume"};
   app.require_subcommand(1);
@@ -132,6 +142,25 @@ int main(int argc, char** argv) {
   check->add_option("--disk", disks, "PATH:SIZE, fail when PATH has less free space (repeatable)");
   check->add_option("--memory-min-mb", mem_min_mb, "fail when less memory is available (MiB)")->capture_default_str();
 
+#ifdef AUTORESUME_AGENT_SLURM
+  RunSettings run;
+  run.node = node;
+  double interval_s = 1, temp_for_s = 30, heartbeat_s = 1;
+  std::vector<unsigned long long> xids;
+  auto* daemon = app.add_subcommand("run", "the daemon: poll and watch XID events, drain on a fail verdict, heartbeats, /metrics");
+  daemon->fallthrough();
+  daemon->add_option("--interval", interval_s, "seconds between polls")->capture_default_str()->check(CLI::Range(0.05, 3600.0));
+  daemon->add_option("--gpu-temp-max", t.gpu_temp_max, "fail above this GPU temperature (C) ...")->capture_default_str();
+  daemon->add_option("--gpu-temp-for", temp_for_s, "... once it lasted this many seconds")->capture_default_str()->check(CLI::Range(0.0, 86400.0));
+  daemon->add_option("--xid", xids, "critical XID numbers (repeatable; default: 48 63 64 74 79 92 94 95 119 120)");
+  auto* dexp = daemon->add_option("--expected-gpus", expected, "fail unless exactly this many GPUs are seen");
+  daemon->add_option("--disk", disks, "PATH:SIZE, fail when PATH has less free space (repeatable)");
+  daemon->add_option("--memory-min-mb", mem_min_mb, "fail when less memory is available (MiB)")->capture_default_str();
+  daemon->add_option("--controller", run.controller_url, "the controller's API, for heartbeats and wake-ups (e.g. http://ctl:6828)");
+  daemon->add_option("--munge-socket", run.munge_socket, "munged's socket (default: munge's)");
+  daemon->add_option("--heartbeat-interval", heartbeat_s, "seconds between heartbeats")->capture_default_str()->check(CLI::Range(0.1, 3600.0));
+  daemon->add_option("--listen", run.listen, "HOST:PORT for /metrics, or none")->capture_default_str();
+#endif
   try {
     app.parse(argc, argv);
     if (exp->count()) t.expected_gpus = expected;
@@ -141,6 +170,25 @@ int main(int argc, char** argv) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : 2;
   }
+#ifdef AUTORESUME_AGENT_SLURM
+  if (daemon->parsed()) {
+    if (dexp->count()) t.expected_gpus = expected;
+    run.node = node;
+    run.watch.thresholds = t;
+    run.watch.temp_for = std::chrono::milliseconds(static_cast<long long>(temp_for_s * 1000));
+    if (!xids.empty()) run.watch.critical_xids = std::set<unsigned long long>(xids.begin(), xids.end());
+    run.interval = std::chrono::milliseconds(static_cast<long long>(interval_s * 1000));
+    run.heartbeat_interval = std::chrono::milliseconds(static_cast<long long>(heartbeat_s * 1000));
+    signal(SIGTERM, on_stop);
+    signal(SIGINT, on_stop);
+    try {
+      return run_daemon(nvml_lib, run, stopping);
+    } catch (const std::exception& e) {
+      std::cerr << "autoresume-agent: " << e.what() << "\n";
+      return 2;
+    }
+  }
+#endif
   try {
     Output output = as_metrics ? Output::Metrics : as_json ? Output::Json : Output::Text;
     return run_check(nvml_lib, t, output, node, drain);

@@ -142,7 +142,10 @@ int main(int argc, char** argv) {
   controller.set_observer(&observers);
   SnapshotBoard board;
   CommandQueue commands;
-  Api api(ApiSettings{config->munge_socket, api_admins(*config), config->read_auth}, board, commands, **history, metrics);
+  HeartbeatBoard heartbeats;
+  controller.set_heartbeats(&heartbeats);
+  Api api(ApiSettings{config->munge_socket, api_admins(*config), config->read_auth}, board, commands, **history, metrics,
+          &heartbeats);
   HttpServer server(api);
   if (config->listen_address != "none") {
     Status listening = server.start(config->listen_address);

@@ -4,7 +4,10 @@
 //              "remapped": {"correctable": 0, "uncorrectable": 0, "pending": 0, "failure": 0},
 //              "retired_pending": false, "nvlink": [true, true], "lost": false,
 //              "not_supported": ["ecc"]}],
-//    "init_error": 0}
+//    "init_error": 0,
+//    "xids": [{"id": 1, "gpu": 0, "xid": 79}]}
+// Each entry of "xids" added after an event set was created is delivered once through it, to a waiter
+// registered on that GPU (in "id" order; the set remembers the last id it delivered).
 // A missing "nvlink" (or a name in "not_supported") answers NVML_ERROR_NOT_SUPPORTED, "lost" answers
 // NVML_ERROR_GPU_IS_LOST for everything about that GPU.
 #include <algorithm>
@@ -14,6 +17,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 
 #include "nvml/nvml_api.hpp"
 
@@ -121,5 +125,49 @@ FAKE_EXPORT Return nvmlDeviceGetNvLinkState(Device d, unsigned link, unsigned* a
   if (r != kSuccess) return r;
   if (!g.contains("nvlink") || link >= g["nvlink"].size()) return kErrorNotSupported;
   *active = g["nvlink"][link].get<bool>() ? kFeatureEnabled : 0;
+  return kSuccess;
+}
+
+namespace {
+struct FakeEventSet {
+  long long delivered = 0;  // the last "id" of "xids" handed out
+  unsigned long long registered = 0;  // bit per GPU index
+};
+}  // namespace
+
+// Like the driver's, a new set sees only events that happen after it was created.
+FAKE_EXPORT Return nvmlEventSetCreate(EventSet* set) {
+  auto* es = new FakeEventSet;
+  for (const auto& x : state().value("xids", json::array())) es->delivered = std::max(es->delivered, x.value("id", 0ll));
+  *set = reinterpret_cast<EventSet>(es);
+  return kSuccess;
+}
+FAKE_EXPORT Return nvmlDeviceRegisterEvents(Device d, unsigned long long types, EventSet set) {
+  json g;
+  Return r = gpu(d, "events", &g);
+  if (r != kSuccess) return r;
+  if (!(types & kEventXidCritical)) return kErrorNotSupported;
+  reinterpret_cast<FakeEventSet*>(set)->registered |= 1ull << (reinterpret_cast<uintptr_t>(d) - 1);
+  return kSuccess;
+}
+// Re-reads the state every 10 ms until an undelivered XID of a registered GPU appears or the timeout passes.
+FAKE_EXPORT Return nvmlEventSetWait_v2(EventSet set, EventData* data, unsigned timeout_ms) {
+  auto* es = reinterpret_cast<FakeEventSet*>(set);
+  for (unsigned waited = 0;; waited += 10) {
+    json s = state();
+    for (const auto& x : s.value("xids", json::array())) {
+      long long id = x.value("id", 0ll);
+      unsigned index = x.value("gpu", 0u);
+      if (id <= es->delivered || !(es->registered & (1ull << index))) continue;
+      es->delivered = id;
+      *data = EventData{handle_of(index), kEventXidCritical, x.value("xid", 0ull), 0xFFFFFFFFu, 0xFFFFFFFFu};
+      return kSuccess;
+    }
+    if (waited >= timeout_ms) return kErrorTimeout;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+FAKE_EXPORT Return nvmlEventSetFree(EventSet set) {
+  delete reinterpret_cast<FakeEventSet*>(set);
   return kSuccess;
 }

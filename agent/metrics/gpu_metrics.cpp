@@ -7,7 +7,8 @@
 namespace autoresume::agent {
 
 std::string render_metrics(const std::string& node, const std::vector<GpuReading>& gpus,
-                           const std::vector<CheckResult>& checks, bool nvml_available) {
+                           const std::vector<CheckResult>& checks, bool nvml_available,
+                           const std::map<unsigned, unsigned long long>& last_xid) {
   using prometheus::BuildGauge;
   prometheus::Registry r;
   auto& temperature = BuildGauge().Name("autoresume_gpu_temperature_celsius").Help("GPU temperature (DCGM_FI_DEV_GPU_TEMP)").Register(r);
@@ -25,7 +26,8 @@ std::string render_metrics(const std::string& node, const std::vector<GpuReading
     std::map<std::string, std::string> l = {{"node", node}, {"gpu", std::to_string(g.index)}, {"uuid", g.uuid}};
     lost.Add(l).Set(g.lost ? 1 : 0);
     links.Add(l).Set(g.nvlinks_active);
-    xid.Add(l).Set(0);
+    auto seen = last_xid.find(g.index);
+    xid.Add(l).Set(seen == last_xid.end() ? 0 : static_cast<double>(seen->second));
     if (g.temperature) temperature.Add(l).Set(*g.temperature);
     if (g.ecc_uncorrected_volatile) ecc.Add(l).Set(static_cast<double>(*g.ecc_uncorrected_volatile));
     if (g.remapped_rows) {

@@ -3,6 +3,7 @@
 // without DCGM still gets GPU health. `check --metrics` prints it once (for node_exporter's textfile collector).
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,7 @@
 namespace autoresume::agent {
 
 std::string render_metrics(const std::string& node, const std::vector<GpuReading>& gpus,
-                           const std::vector<CheckResult>& checks, bool nvml_available);
+                           const std::vector<CheckResult>& checks, bool nvml_available,
+                           const std::map<unsigned, unsigned long long>& last_xid = {});
 
 }  // namespace autoresume::agent

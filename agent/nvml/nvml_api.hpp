@@ -8,6 +8,16 @@ namespace autoresume::nvml {
 
 using Return = int;
 using Device = struct nvmlDevice_st*;
+using EventSet = struct nvmlEventSet_st*;
+
+// nvmlEventData_t
+struct EventData {
+  Device device;
+  unsigned long long event_type;
+  unsigned long long event_data;  // the XID, for XID events
+  unsigned gpu_instance_id;
+  unsigned compute_instance_id;
+};
 
 enum : Return {
   kSuccess = 0,
@@ -16,6 +26,7 @@ enum : Return {
   kErrorNoPermission = 4,
   kErrorNotFound = 6,
   kErrorDriverNotLoaded = 9,
+  kErrorTimeout = 10,
   kErrorLibraryNotFound = 12,
   kErrorGpuIsLost = 15,
   kErrorUnknown = 999,
@@ -26,6 +37,7 @@ inline constexpr unsigned kMemoryErrorUncorrected = 1;    // NVML_MEMORY_ERROR_T
 inline constexpr unsigned kVolatileEcc = 0;               // NVML_VOLATILE_ECC
 inline constexpr unsigned kNvLinkMaxLinks = 18;           // NVML_NVLINK_MAX_LINKS
 inline constexpr unsigned kFeatureEnabled = 1;            // NVML_FEATURE_ENABLED
+inline constexpr unsigned long long kEventXidCritical = 0x8;  // nvmlEventTypeXidCriticalError
 
 // Function types, one per symbol resolved from libnvidia-ml.so.1.
 using InitFn = Return (*)();
@@ -40,5 +52,9 @@ using DeviceGetTotalEccErrorsFn = Return (*)(Device, unsigned, unsigned, unsigne
 using DeviceGetRemappedRowsFn = Return (*)(Device, unsigned*, unsigned*, unsigned*, unsigned*);
 using DeviceGetRetiredPagesPendingStatusFn = Return (*)(Device, unsigned*);
 using DeviceGetNvLinkStateFn = Return (*)(Device, unsigned, unsigned*);
+using EventSetCreateFn = Return (*)(EventSet*);
+using DeviceRegisterEventsFn = Return (*)(Device, unsigned long long, EventSet);
+using EventSetWaitFn = Return (*)(EventSet, EventData*, unsigned);
+using EventSetFreeFn = Return (*)(EventSet);
 
 }  // namespace autoresume::nvml

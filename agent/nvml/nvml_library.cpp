@@ -39,6 +39,10 @@ std::unique_ptr<Library> Library::load(const std::string& path) {
   resolve(h, lib->get_remapped_, "nvmlDeviceGetRemappedRows");
   resolve(h, lib->get_retired_pending_, "nvmlDeviceGetRetiredPagesPendingStatus");
   resolve(h, lib->get_nvlink_, "nvmlDeviceGetNvLinkState");
+  resolve(h, lib->event_set_create_, "nvmlEventSetCreate");
+  resolve(h, lib->register_events_, "nvmlDeviceRegisterEvents");
+  resolve(h, lib->event_wait_, "nvmlEventSetWait_v2", "nvmlEventSetWait");
+  resolve(h, lib->event_set_free_, "nvmlEventSetFree");
   if (!lib->init_ || !lib->get_count_ || !lib->get_handle_) {
     lib->reason_ = path + ": not an NVML library (nvmlInit/nvmlDeviceGetCount missing)";
     return lib;
@@ -108,5 +112,12 @@ Return Library::nvlink_active(Device d, unsigned link, bool* active) const {
   *active = state == kFeatureEnabled;
   return r;
 }
+
+Return Library::event_set_create(EventSet* set) const { return call(event_set_create_, set); }
+Return Library::register_xid_events(Device d, EventSet set) const { return call(register_events_, d, kEventXidCritical, set); }
+Return Library::event_wait(EventSet set, EventData* data, unsigned timeout_ms) const {
+  return call(event_wait_, set, data, timeout_ms);
+}
+Return Library::event_set_free(EventSet set) const { return call(event_set_free_, set); }
 
 }  // namespace autoresume::nvml

@@ -32,6 +32,12 @@ class Library {
   Return retired_pages_pending(Device d, bool* pending) const;
   Return nvlink_active(Device d, unsigned link, bool* active) const;
 
+  // XID events: one set, every GPU registered for critical XIDs; wait returns kErrorTimeout when none came.
+  Return event_set_create(EventSet* set) const;
+  Return register_xid_events(Device d, EventSet set) const;
+  Return event_wait(EventSet set, EventData* data, unsigned timeout_ms) const;
+  Return event_set_free(EventSet set) const;
+
  private:
   Library() = default;
   void* handle_ = nullptr;
@@ -49,6 +55,10 @@ class Library {
   DeviceGetRemappedRowsFn get_remapped_ = nullptr;
   DeviceGetRetiredPagesPendingStatusFn get_retired_pending_ = nullptr;
   DeviceGetNvLinkStateFn get_nvlink_ = nullptr;
+  EventSetCreateFn event_set_create_ = nullptr;
+  DeviceRegisterEventsFn register_events_ = nullptr;
+  EventSetWaitFn event_wait_ = nullptr;
+  EventSetFreeFn event_set_free_ = nullptr;
 };
 
 }  // namespace autoresume::nvml

@@ -125,6 +125,8 @@ const std::map<std::string, Setter>& keys() {
          return std::nullopt;
        }},
       {"ReplaceTimeout", seconds_key(&Config::replace_timeout)},
+      {"HeartbeatInterval", duration_key(&Config::heartbeat_interval, std::chrono::milliseconds(100))},
+      {"HeartbeatMiss", count_key(&Config::heartbeat_miss)},
       {"ListenAddress",
        [](Config& c, const std::string& v) -> std::optional<std::string> {
          if (v != "none") {

@@ -36,6 +36,8 @@ struct Config {
   std::chrono::seconds validation_timeout{600};      // ValidationTimeout: reservation made to verdict
   int validation_attempts = 2;                       // ValidationAttempts: failed validations before quarantine
   // HTTP API and /metrics (http/), notifications (notify/).
+  std::chrono::milliseconds heartbeat_interval{1000}; // HeartbeatInterval: the agents' (they are told too)
+  int heartbeat_miss = 3;                            // HeartbeatMiss: intervals without one make a suspect
   std::string listen_address = "127.0.0.1:6828";    // ListenAddress=HOST:PORT, or none
   std::string munge_socket;                          // MungeSocket: munged's socket (empty: munge's default)
   std::string slurm_user = "slurm";                  // SlurmUser: may act through the API, besides root

@@ -76,7 +76,10 @@ void Controller::tick() {
   if (!observe()) return;
   last_poll_ = started;
   handle_nodes();
+  double now = unix_now();
+  auto silent = silent_agents(now);
   std::map<std::string, bool> failing;
+  for (const auto& node : silent) failing[node] = true;  // a storm of silent agents must open the breaker too
   for (const Node& n : nodes_) {
     auto rec = node_records_.find(n.name);
     bool by_command = rec != node_records_.end() && rec->second.manual;  // an admin's replace is not a failure
@@ -90,6 +93,7 @@ void Controller::tick() {
     return;
   }
   probe_suspects();
+  probe_silent(silent, now);
   handle_jobs();
 }
 

@@ -17,6 +17,7 @@
 #include "recovery/node_failure.hpp"
 #include "recovery/node_lifecycle.hpp"
 #include "slurm/slurm_client.hpp"
+#include "engine/heartbeats.hpp"
 #include "engine/snapshot.hpp"
 #include "store/store.hpp"
 
@@ -42,6 +43,7 @@ class Controller {
   // The view the API and metrics read, copied after a tick.
   std::shared_ptr<const ControllerSnapshot> snapshot() const;
   void set_observer(ControllerObserver* observer) { observer_ = observer; }
+  void set_heartbeats(const HeartbeatBoard* board) { heartbeats_ = board; }
 
   // An admin's command on a node (engine/node_commands.cpp): replace, reboot, validate or release. Runs in the
   // loop thread between ticks. Errors carry an HTTP status in `code`: 404 unknown node or verb, 409 not now.
@@ -62,6 +64,8 @@ class Controller {
   void apply_node_decision(const NodeDecision& d, NodeRecord& record, const Node& node, double now);
   const std::vector<Reservation>* reservations();
   void probe_suspects();
+  std::set<std::string> silent_agents(double now);  // heartbeats stopped (engine/heartbeat_check.cpp)
+  void probe_silent(const std::set<std::string>& silent, double now);
   void handle_jobs();
   void adopt_new_jobs();
   void step_job(JobRecord& record, const std::optional<Job>& job, std::map<std::string, int>& free_nodes);
@@ -87,6 +91,8 @@ class Controller {
   std::map<std::string, double> last_probe_;
   Breaker breaker_;
   ControllerObserver* observer_ = nullptr;
+  const HeartbeatBoard* heartbeats_ = nullptr;
+  std::set<std::string> reported_silent_;  // agents reported silent on a live node (once per silence)
   bool breaker_was_open_ = false;  // to tell the observer once when it opens
   void report_breaker();
   double last_poll_ = 0;

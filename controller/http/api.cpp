@@ -82,8 +82,10 @@ ApiResponse error_response(int status, const std::string& reason) {
   return ApiResponse{status, json{{"error", reason}}.dump(), "application/json"};
 }
 
-Api::Api(ApiSettings settings, SnapshotBoard& board, CommandQueue& commands, Store& history, Metrics& metrics)
-    : settings_(std::move(settings)), board_(board), commands_(commands), history_(history), metrics_(metrics) {}
+Api::Api(ApiSettings settings, SnapshotBoard& board, CommandQueue& commands, Store& history, Metrics& metrics,
+         HeartbeatBoard* heartbeats)
+    : settings_(std::move(settings)), board_(board), commands_(commands), history_(history), metrics_(metrics),
+      heartbeats_(heartbeats) {}
 
 std::optional<ApiResponse> Api::authenticate(const ApiRequest& r, bool required, Caller& who) {
   static const std::string kScheme = "MUNGE ";
@@ -207,8 +209,14 @@ ApiResponse Api::post(const ApiRequest& r, const Caller& who) {
   if (parts.size() == 4 && parts[1] == "nodes") {
     if (!std::regex_match(parts[2], kNodeName)) return error_response(400, "bad node name \"" + parts[2] + "\"");
     const std::string& verb = parts[3];
+    if (verb == "heartbeat") {  // an agent's: recorded here, read by the loop on its next tick
+      auto s = board_.current();
+      if (!s->nodes.empty() && !s->node(parts[2])) return error_response(404, "no node \"" + parts[2] + "\" in Slurm");
+      if (heartbeats_) heartbeats_->beat(parts[2], unix_now());
+      return ok({{"node", parts[2]}, {"heartbeat", true}});
+    }
     if (verb != "replace" && verb != "reboot" && verb != "validate" && verb != "release")
-      return error_response(400, "unknown node command \"" + verb + "\": expected replace, reboot, validate or release");
+      return error_response(400, "unknown node command \"" + verb + "\": expected replace, reboot, validate, release or heartbeat");
     return run_command(verb, parts[2], who);
   }
   return error_response(404, "no such path: POST " + r.path);

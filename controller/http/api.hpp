@@ -16,6 +16,7 @@
 #include <set>
 #include <string>
 
+#include "engine/heartbeats.hpp"
 #include "engine/snapshot.hpp"
 #include "http/command_queue.hpp"
 #include "http/metrics.hpp"
@@ -46,7 +47,8 @@ struct ApiSettings {
 
 class Api {
  public:
-  Api(ApiSettings settings, SnapshotBoard& board, CommandQueue& commands, Store& history, Metrics& metrics);
+  Api(ApiSettings settings, SnapshotBoard& board, CommandQueue& commands, Store& history, Metrics& metrics,
+      HeartbeatBoard* heartbeats = nullptr);
   ApiResponse handle(const ApiRequest& request);
 
  private:
@@ -66,6 +68,7 @@ class Api {
   std::mutex history_mutex_;
   Store& history_;
   Metrics& metrics_;
+  HeartbeatBoard* heartbeats_;
 };
 
 ApiResponse error_response(int status, const std::string& reason);

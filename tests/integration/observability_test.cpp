@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "devcluster.hpp"
+#include "prometheus.hpp"
 #include "resume_cluster.hpp"
 
 using namespace autoresume;
@@ -19,45 +20,6 @@ using namespace std::chrono_literals;
 using json = nlohmann::json;
 
 namespace {
-
-std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
-// Prometheus on a free loopback port, scraping `target` (host:port) every second; stopped by its PID.
-struct Prometheus {
-  std::string dir, url;
-  int pid = 0;
-  Prometheus(const std::string& base, const std::string& target) : dir(base + "/prometheus") {
-    std::filesystem::remove_all(dir);  // no samples of an earlier run
-    std::filesystem::create_directories(dir + "/data");
-    std::ofstream(dir + "/prometheus.yml") << "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-                                           << "scrape_configs:\n  - job_name: autoresume-controller\n"
-                                           << "    static_configs:\n      - targets: ['" << target << "']\n";
-    std::string port = trim(run("python3 -c 'import socket; s=socket.socket(); s.bind((\"127.0.0.1\", 0)); "
-                                "print(s.getsockname()[1])'").out);
-    url = "http://127.0.0.1:" + port;
-    auto started = run("cd " + dir + " && nohup prometheus --config.file=prometheus.yml --storage.tsdb.path=data "
-                       "--web.listen-address=127.0.0.1:" + port + " >prometheus.log 2>&1 & echo $!");
-    pid = std::stoi(trim(started.out));
-    REQUIRE(wait_until(30s, [&] { return run("curl -sf " + url + "/-/ready").rc == 0; }));
-  }
-  ~Prometheus() {
-    if (pid > 0) run("kill " + std::to_string(pid) + "; for i in $(seq 1 50); do kill -0 " + std::to_string(pid) +
-                     " 2>/dev/null || exit 0; sleep 0.1; done; kill -9 " + std::to_string(pid));
-  }
-  json query(const std::string& promql) {
-    auto r = run("curl -s -G " + url + "/api/v1/query --data-urlencode 'query=" + std::regex_replace(promql, std::regex("'"), "'\\''") + "'");
-    json j = json::parse(r.out, nullptr, false);
-    return j.is_discarded() ? json{{"status", "error"}, {"error", r.out}} : j;
-  }
-  double value(const std::string& promql) {
-    json j = query(promql);
-    if (j["status"] != "success" || j["data"]["result"].empty()) return -1;
-    return std::stod(j["data"]["result"][0]["value"][1].get<std::string>());
-  }
-};
 
 std::string url_of(DevCluster& c) { return trim(read_file(c.dir() + "/autoresume.url")); }
 
@@ -90,7 +52,7 @@ TEST_CASE("Prometheus scrapes a recovery, accepts every project expression, and 
   ResumeCluster rc(name, {replace_program(name), "ValidationProgram=" + binary_dir() + "/agent/autoresume-agent check",
                           "BreakerSettle=0s"});
   std::string url = url_of(rc.c);
-  Prometheus prom(rc.c.dir(), url.substr(std::string("http://").size()));
+  Prometheus prom(rc.c.dir(), {{"autoresume-controller", url.substr(std::string("http://").size())}});
   REQUIRE(wait_until(30s, [&] { return prom.value("autoresume_slurmctld_up") == 1; }));
   CHECK(prom.value("autoresume_resumes_total") == 0);
 

@@ -1,0 +1,136 @@
+#include "daemon/run.hpp"
+
+#include <curl/curl.h>
+#include <httplib.h>
+
+#include <iostream>
+#include <mutex>
+#include <thread>
+
+#include "config/config.hpp"
+#include "http/munge_credential.hpp"
+#include "metrics/gpu_metrics.hpp"
+#include "node_drain.hpp"
+#include "slurm/libslurm_client.hpp"
+#include "util/log.hpp"
+
+namespace autoresume::agent {
+namespace {
+
+size_t discard(char*, size_t size, size_t n, void*) { return size * n; }
+
+// One munge-signed POST to the controller, short timeout. Returns the HTTP status, or 0 if nothing answered.
+long post(const RunSettings& s, const std::string& path) {
+  auto cred = encode_credential(s.munge_socket, credential_payload("POST", path));
+  if (!cred) return 0;
+  CURL* curl = curl_easy_init();
+  std::string url = s.controller_url + path, auth = "Authorization: MUNGE " + *cred;
+  curl_slist* headers = curl_slist_append(nullptr, auth.c_str());
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 1000L);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
+  long status = 0;
+  if (curl_easy_perform(curl) == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(curl);
+  return status;
+}
+
+// The latest poll, for /metrics (served from the HTTP thread).
+struct Latest {
+  std::mutex mutex;
+  std::vector<GpuReading> gpus;
+  std::vector<CheckResult> checks;
+  std::map<unsigned, unsigned long long> last_xid;
+};
+
+void heartbeats(const RunSettings& s, const std::atomic<bool>& stopping) {
+  std::string path = "/v1/nodes/" + s.node + "/heartbeat";
+  bool reachable = true;
+  while (!stopping) {
+    long status = post(s, path);
+    bool ok = status >= 200 && status < 300;
+    if (ok != reachable)
+      log(ok ? LogLevel::Info : LogLevel::Warning, ok ? "controller_reachable" : "heartbeat_failed",
+          {{"controller", s.controller_url}, {"status", std::to_string(status)}});
+    reachable = ok;
+    for (auto t = std::chrono::milliseconds(0); t < s.heartbeat_interval && !stopping; t += std::chrono::milliseconds(50))
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+}  // namespace
+
+int run_daemon(const std::string& nvml_lib, const RunSettings& s, const std::atomic<bool>& stopping) {
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  auto lib = nvml::Library::load(nvml_lib);
+  HealthWatch watch(*lib, s.watch);
+  LibSlurmClient slurm;
+  Latest latest;
+  log(LogLevel::Info, "agent_started", {{"node", s.node}, {"nvml", lib->available() ? "loaded" : lib->unavailable_reason()},
+                                        {"xid_events", watch.events_available() ? "yes" : "no"}});
+
+  httplib::Server metrics;
+  std::thread metrics_thread;
+  if (s.listen != "none") {
+    auto addr = parse_listen_address(s.listen);
+    if (!addr) {
+      std::cerr << "autoresume-agent: --listen: " << addr.error().message << "\n";
+      return 2;
+    }
+    metrics.Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
+      std::lock_guard lock(latest.mutex);
+      res.set_content(render_metrics(s.node, latest.gpus, latest.checks, lib->available(), latest.last_xid),
+                      "text/plain; version=0.0.4");
+    });
+    if (!metrics.bind_to_port(addr->first.c_str(), addr->second)) {
+      std::cerr << "autoresume-agent: --listen " << s.listen << ": cannot listen there\n";
+      return 2;
+    }
+    metrics_thread = std::thread([&] { metrics.listen_after_bind(); });
+  }
+  std::thread heartbeat_thread;
+  if (!s.controller_url.empty()) heartbeat_thread = std::thread([&] { heartbeats(s, stopping); });
+
+  std::string drained;  // the reason we last drained with
+  while (!stopping) {
+    auto now = std::chrono::steady_clock::now();
+    auto results = watch.poll(now);
+    {
+      std::lock_guard lock(latest.mutex);
+      latest.gpus = watch.last_readings();
+      latest.checks = results;
+      latest.last_xid = watch.last_xid();
+    }
+    std::string reason = drain_reason(results);
+    if (!reason.empty() && reason != drained) {
+      std::string what = drain_own_node(slurm, s.node, reason);
+      log(LogLevel::Warning, "unhealthy", {{"node", s.node}, {"reason", reason}, {"drain", what}});
+      if (what.rfind("drained ", 0) == 0 || what.rfind("already drained", 0) == 0) drained = reason;
+      if (!s.controller_url.empty()) post(s, "/v1/wake");
+    }
+    // Until the next poll, XID events: one arriving ends the wait, so it is acted on within milliseconds.
+    auto next = now + s.interval;
+    while (!stopping && std::chrono::steady_clock::now() < next) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(next - std::chrono::steady_clock::now());
+      if (!watch.events_available()) {
+        std::this_thread::sleep_for(std::min(left, std::chrono::milliseconds(50)));
+        continue;
+      }
+      auto x = watch.wait_xid(std::min(left, std::chrono::milliseconds(200)));
+      if (!x) continue;
+      log(x->critical ? LogLevel::Warning : LogLevel::Info, "xid",
+          {{"gpu", std::to_string(x->gpu)}, {"xid", std::to_string(x->xid)}, {"critical", x->critical ? "yes" : "no"}});
+      if (x->critical) break;
+    }
+  }
+  metrics.stop();
+  if (metrics_thread.joinable()) metrics_thread.join();
+  if (heartbeat_thread.joinable()) heartbeat_thread.join();
+  return 0;
+}
+
+}  // namespace autoresume::agent

@@ -1,0 +1,28 @@
+// `autoresume-agent run`: the daemon. Polls every check each Interval and waits on NVML's XID events between
+// polls; on a fail verdict drains its own node through libslurm (reason "autoresume: <check>: <detail>") and wakes
+// the controller; never drains for a warn, never touches a reason that is not auto-resume's. Sends the controller
+// a heartbeat every HeartbeatInterval (munge-signed POSTs; a controller that is down only costs a log line: the
+// drain alone is enough) and serves /metrics.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <string>
+
+#include "daemon/health_watch.hpp"
+
+namespace autoresume::agent {
+
+struct RunSettings {
+  std::string node;
+  WatchSettings watch;
+  std::chrono::milliseconds interval{1000};
+  std::string controller_url;  // empty: no heartbeats, no wake-ups
+  std::string munge_socket;
+  std::chrono::milliseconds heartbeat_interval{1000};
+  std::string listen = "127.0.0.1:6829";  // /metrics; "none" to serve nothing
+};
+
+int run_daemon(const std::string& nvml_lib, const RunSettings& settings, const std::atomic<bool>& stopping);
+
+}  // namespace autoresume::agent

@@ -1,0 +1,121 @@
+// `autoresume-agent run` on every node of a real cluster (fake NVML per node, real Slurm, real controller): an
+// XID drains its node in well under a second and the job moves on; a temperature spike drains nothing, a
+// sustained one does; heartbeats find a dead node in seconds, an agent dying alone is only reported; a real
+// Prometheus scrapes the agents and promtool accepts what they serve.
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "devcluster.hpp"
+#include "prometheus.hpp"
+#include "resume_cluster.hpp"
+
+using namespace autoresume;
+using namespace autoresume::testing;
+using namespace std::chrono_literals;
+using json = nlohmann::json;
+
+namespace {
+
+// Rewrites a node's fake GPU state in one rename (the agent re-reads it on every NVML call).
+void set_gpu(DevCluster& c, const std::string& node, unsigned temperature, const std::string& xids = "[]") {
+  std::string path = c.dir() + "/gpus-" + node + ".json";
+  std::ofstream(path + ".tmp") << R"({"gpus": [{"name": "Fake H200", "uuid": "GPU-)" << node << R"(-0", "temperature": )"
+                               << temperature << R"(, "ecc_uncorrected": 0, "remapped": {"correctable": 0, "uncorrectable": 0,)"
+                               << R"( "pending": 0, "failure": 0}}], "xids": )" << xids << "}";
+  std::rename((path + ".tmp").c_str(), path.c_str());
+}
+
+void start_agents(DevCluster& c, const std::string& args = "") {
+  c.devcluster("start-agents" + args);
+  REQUIRE(wait_until(15s, [&] {
+    auto beats = run("grep -l agent_started " + c.dir() + "/log/agent-*.log | wc -l");
+    return std::stoi(trim(beats.out)) == static_cast<int>(c.slurm().load_nodes()->size());
+  }));
+}
+
+}  // namespace
+
+TEST_CASE("(agent run) XID 79 on a node of an auto-resume job: its agent drains it, the job resumes elsewhere",
+          "[agent-run]") {
+  ResumeCluster rc("agent-xid", {"BreakerSettle=0s"});
+  start_agents(rc.c);
+  uint32_t id = rc.submit_counter("--auto-resume=1", 30);
+  rc.wait_running(id);
+  REQUIRE(wait_until(30s, [&] { return rc.checkpoint() >= 5; }));
+  std::string victim = rc.c.job(id).nodes.back();
+  auto t0 = std::chrono::steady_clock::now();
+  set_gpu(rc.c, victim, 40, R"([{"id": 1, "gpu": 0, "xid": 79}])");
+  REQUIRE(wait_until(5s, [&] { return rc.c.node(victim).drain; }));
+  // Speed is measured by bench/agent_latency, not asserted here; the reason shows whose drain it was.
+  WARN("drained " << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s after the XID");
+  CHECK(rc.c.node(victim).reason == "autoresume: gpu0: xid 79");
+  REQUIRE(wait_until(30s, [&] {
+    Job j = rc.c.job(id);
+    return j.state == JobState::Running && j.restart_count == 1;
+  }));
+  auto nodes = rc.c.job(id).nodes;
+  CHECK(std::count(nodes.begin(), nodes.end(), victim) == 0);
+  REQUIRE(wait_until(60s, [&] { return rc.c.job(id).state == JobState::Completed; }));
+  check_steps_resumed_once(rc.steps_log(), read_file(rc.c.work_dir() + "/counter.out"), 30);
+  CHECK(read_file(rc.c.dir() + "/log/agent-" + victim + ".log").find("event=xid gpu=0 xid=79 critical=yes") != std::string::npos);
+}
+
+TEST_CASE("(agent run) a 2-second temperature spike drains nothing, a sustained one drains", "[agent-run]") {
+  ClusterOptions o;
+  o.nodes = 2;
+  DevCluster c("agent-temp", o);
+  c.start_controller({"BreakerSettle=0s"});
+  start_agents(c, " --agent-arg=--gpu-temp-for --agent-arg=5");
+  set_gpu(c, "n1", 95);
+  std::this_thread::sleep_for(2s);
+  set_gpu(c, "n1", 40);
+  std::this_thread::sleep_for(5s);
+  CHECK_FALSE(c.node("n1").drain);
+  set_gpu(c, "n1", 95);
+  REQUIRE(wait_until(15s, [&] { return c.node("n1").drain; }));
+  CHECK(c.node("n1").reason.rfind("autoresume: gpu0:temperature: 95 C (max 85 C) for ", 0) == 0);
+  CHECK_FALSE(c.node("n2").drain);
+}
+
+TEST_CASE("(agent run) heartbeats: a dead node is set DOWN in seconds, an agent dying alone is only reported",
+          "[agent-run]") {
+  ResumeCluster rc("agent-beat", {"BreakerSettle=0s", "BreakerFraction=1.0"});
+  start_agents(rc.c);
+  std::this_thread::sleep_for(2s);  // beats recorded
+  auto t0 = std::chrono::steady_clock::now();
+  rc.c.kill_node("n3");
+  REQUIRE(wait_until(20s, [&] { return rc.c.node("n3").down(); }));
+  WARN("DOWN " << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s after the kill");
+  // Set DOWN by the controller on missed heartbeats, not by Slurm's SlurmdTimeout ("Not responding").
+  CHECK(rc.c.node("n3").reason == "autoresume: heartbeats stopped, slurmd not answering");
+
+  std::string pid = trim(read_file(rc.c.dir() + "/run/agent-n1.pid"));
+  run("kill " + pid);
+  REQUIRE(wait_until(15s, [&] { return rc.events("agent_silent").size() == 1; }));
+  CHECK(rc.events("agent_silent")[0].subject == "n1");
+  Node n1 = rc.c.node("n1");
+  CHECK_FALSE(n1.drain);
+  CHECK_FALSE(n1.down());
+  for (const auto& a : rc.store_actions()) CHECK(a.target != "n1");
+}
+
+TEST_CASE("(agent run) Prometheus scrapes every agent, promtool accepts agent and controller metrics", "[agent-run]") {
+  ResumeCluster rc("agent-prom", {"BreakerSettle=0s"}, "", 2);
+  start_agents(rc.c);
+  std::vector<std::pair<std::string, std::string>> jobs;
+  std::string controller = trim(read_file(rc.c.dir() + "/autoresume.url"));
+  jobs.emplace_back("autoresume-controller", controller.substr(7));
+  for (const char* n : {"n1", "n2"})
+    jobs.emplace_back("autoresume-agent", trim(read_file(rc.c.dir() + "/agent-" + n + ".url")).substr(7));
+  Prometheus prom(rc.c.dir(), jobs);
+  REQUIRE(wait_until(30s, [&] { return prom.value("count(autoresume_gpu_temperature_celsius)") == 2; }));
+  CHECK(prom.value("sum(up{job=\"autoresume-agent\"})") == 2);
+  CHECK(prom.value("autoresume_gpu_temperature_celsius{node=\"n2\"}") == 40);
+  for (const auto& [job, target] : jobs) {
+    auto check = run("curl -s http://" + target + "/metrics | promtool check metrics");
+    INFO(job << " " << target << "\n" << check.out);
+    CHECK(check.rc == 0);
+  }
+}
