@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "checks/checks.hpp"
+#include "daemon/health_watch.hpp"
 
 using namespace autoresume;
 using namespace autoresume::agent;
@@ -70,12 +71,24 @@ int main(int argc, char** argv) {
   auto [host_cpu, host_wall] = measure(cycles, [&] {
     if (host_checks(t).empty()) std::abort();
   });
+  // The daemon's cycle (autoresume-agent run): the same checks through HealthWatch, plus a non-blocking look at
+  // the NVML XID event set.
+  WatchSettings ws;
+  ws.thresholds = t;
+  HealthWatch watch(*lib, ws);
+  auto [watch_cpu, watch_wall] = measure(cycles, [&] {
+    if (watch.poll(std::chrono::steady_clock::now()).empty()) std::abort();
+    watch.wait_xid(std::chrono::milliseconds(0));
+  });
   std::printf("agent poll cycle, %d cycles, %zu GPU(s), NVML %s\n", cycles, gpus, lib_path.c_str());
   std::printf("%-28s %12s %12s %12s %12s\n", "cycle", "cpu p50 us", "cpu p99 us", "wall p50 us", "wall p99 us");
   std::printf("%-28s %12.1f %12.1f %12.1f %12.1f\n", "host checks only (baseline)", host_cpu.median, host_cpu.p99,
               host_wall.median, host_wall.p99);
   std::printf("%-28s %12.1f %12.1f %12.1f %12.1f\n", "NVML + GPU + host checks", full_cpu.median, full_cpu.p99,
               full_wall.median, full_wall.p99);
+  std::printf("%-28s %12.1f %12.1f %12.1f %12.1f\n", "daemon cycle (+ XID events)", watch_cpu.median, watch_cpu.p99,
+              watch_wall.median, watch_wall.p99);
+  std::printf("XID event set: %s\n", watch.events_available() ? "created, GPUs registered" : "not available");
   std::printf("ratio (cpu p50, full / baseline): %.2f\n", full_cpu.median / host_cpu.median);
   return 0;
 }

@@ -66,6 +66,8 @@ std::vector<CheckResult> HealthWatch::poll(std::chrono::steady_clock::time_point
   }
   for (const auto& [gpu, xid] : critical_xid_)
     results.push_back({"gpu" + std::to_string(gpu), Verdict::Fail, "xid " + std::to_string(xid)});
+  auto host = host_checks(settings_.thresholds);
+  results.insert(results.end(), host.begin(), host.end());
   return results;
 }
 

@@ -37,7 +37,7 @@ class HealthWatch {
   HealthWatch(const nvml::Library& lib, WatchSettings settings);
   ~HealthWatch();
 
-  // One poll: every check, with the temperature verdicts adjusted for how long each GPU has been hot and the XIDs
+  // One poll: every check (GPU and host), with the temperature verdicts adjusted for how long each GPU has been hot and the XIDs
   // seen so far added. `now` is steady-clock time (tests pass their own).
   std::vector<CheckResult> poll(std::chrono::steady_clock::time_point now);
   // Waits up to `timeout` for one XID event (returns at once when one arrives).
