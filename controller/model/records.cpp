@@ -27,31 +27,27 @@ constexpr std::array<std::pair<NodePhase, const char*>, 6> kNodePhaseNames = {{
     {NodePhase::Quarantined, "quarantined"},
 }};
 
+// One lookup for both phase tables, each way.
+template <typename Phase, size_t N>
+const char* name_of(const std::array<std::pair<Phase, const char*>, N>& table, Phase p) {
+  for (const auto& [phase, name] : table)
+    if (phase == p) return name;
+  return "unknown";
+}
+
+template <typename Phase, size_t N>
+bool phase_named(const std::array<std::pair<Phase, const char*>, N>& table, const std::string& s, Phase& out) {
+  for (const auto& [phase, name] : table)
+    if (s == name) return out = phase, true;
+  return false;
+}
+
 }  // namespace
 
-const char* to_string(NodePhase p) {
-  for (const auto& [phase, name] : kNodePhaseNames)
-    if (phase == p) return name;
-  return "unknown";
-}
-
-bool parse_node_phase(const std::string& s, NodePhase& out) {
-  for (const auto& [phase, name] : kNodePhaseNames)
-    if (s == name) return out = phase, true;
-  return false;
-}
-
-const char* to_string(JobPhase p) {
-  for (const auto& [phase, name] : kPhaseNames)
-    if (phase == p) return name;
-  return "unknown";
-}
-
-bool parse_job_phase(const std::string& s, JobPhase& out) {
-  for (const auto& [phase, name] : kPhaseNames)
-    if (s == name) return out = phase, true;
-  return false;
-}
+const char* to_string(NodePhase p) { return name_of(kNodePhaseNames, p); }
+bool parse_node_phase(const std::string& s, NodePhase& out) { return phase_named(kNodePhaseNames, s, out); }
+const char* to_string(JobPhase p) { return name_of(kPhaseNames, p); }
+bool parse_job_phase(const std::string& s, JobPhase& out) { return phase_named(kPhaseNames, s, out); }
 
 bool is_terminal(JobPhase p) {
   return p == JobPhase::Exhausted || p == JobPhase::NotResumed || p == JobPhase::Finished;

@@ -217,20 +217,25 @@ void Store::add_event(const std::string& kind, const std::string& subject, const
   st.step();
 }
 
-std::vector<EventRow> Store::events(int64_t since_id, size_t limit) {
+namespace {
+// Rows of a SELECT id, at, kind, subject, detail FROM events ...
+std::vector<EventRow> event_rows(Statement& st) {
   std::vector<EventRow> out;
-  Statement st(db_, "SELECT id, at, kind, subject, detail FROM events WHERE id > ? ORDER BY id LIMIT ?");
-  st.bind(1, since_id).bind(2, limit == 0 ? int64_t{-1} : static_cast<int64_t>(limit));
   while (st.step()) out.push_back({st.integer(0), st.real(1), st.text(2), st.text(3), st.text(4)});
   return out;
 }
+}  // namespace
+
+std::vector<EventRow> Store::events(int64_t since_id, size_t limit) {
+  Statement st(db_, "SELECT id, at, kind, subject, detail FROM events WHERE id > ? ORDER BY id LIMIT ?");
+  st.bind(1, since_id).bind(2, limit == 0 ? int64_t{-1} : static_cast<int64_t>(limit));
+  return event_rows(st);
+}
 
 std::vector<EventRow> Store::events_of(const std::string& subject) {
-  std::vector<EventRow> out;
   Statement st(db_, "SELECT id, at, kind, subject, detail FROM events WHERE subject = ? ORDER BY id");
   st.bind(1, subject);
-  while (st.step()) out.push_back({st.integer(0), st.real(1), st.text(2), st.text(3), st.text(4)});
-  return out;
+  return event_rows(st);
 }
 
 std::string Store::meta(const std::string& key) {
