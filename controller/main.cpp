@@ -44,12 +44,13 @@ std::function<void(const std::string&)> crash_hook() {
   };
 }
 
-// Waits for the next tick, serving admin commands as they come (each one is followed by a tick at once).
+// Waits for the next tick, serving admin commands as they come; a command or an agent's wake-up is followed by a
+// tick at once.
 void wait_next_tick(CommandQueue& commands, Controller& controller, Store& store, std::chrono::milliseconds d) {
   auto until = std::chrono::steady_clock::now() + d;
   while (!stopping && std::chrono::steady_clock::now() < until) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
-    commands.wait_for(std::min(left, std::chrono::milliseconds(100)));
+    bool woken = commands.wait_for(std::min(left, std::chrono::milliseconds(100)));  // an agent saw a fault
     auto queued = commands.take();
     for (auto& cmd : queued) {
       if (cmd->verb == "breaker_reset") {
@@ -59,7 +60,7 @@ void wait_next_tick(CommandQueue& commands, Controller& controller, Store& store
         cmd->done.set_value(controller.node_command(cmd->verb, cmd->node, cmd->by));
       }
     }
-    if (!queued.empty()) return;
+    if (woken || !queued.empty()) return;
   }
 }
 

@@ -44,11 +44,11 @@ class CommandQueue {
     }
     cv_.notify_all();
   }
-  // Loop side: returns early when a command or a wake-up arrives (or stop() is called).
-  void wait_for(std::chrono::milliseconds d) {
+  // Loop side: returns early when a command or a wake-up arrives (or stop() is called); true if woken up.
+  bool wait_for(std::chrono::milliseconds d) {
     std::unique_lock lock(mutex_);
     cv_.wait_for(lock, d, [&] { return woken_ || stopped_ || !commands_.empty(); });
-    woken_ = false;
+    return std::exchange(woken_, false);
   }
   std::deque<std::unique_ptr<QueuedCommand>> take() {
     std::lock_guard lock(mutex_);

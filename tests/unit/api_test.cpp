@@ -308,3 +308,31 @@ TEST_CASE("the listener: /metrics over HTTP and oversized bodies refused with 41
   CHECK_FALSE(bad_listen.ok());  // in use: an error naming the address
   server.stop();
 }
+
+TEST_CASE("api: an agent's wake-up ends the loop's wait at once, a heartbeat is recorded for a known node", "[api]") {
+  Munged munge;
+  SnapshotBoard board;
+  CommandQueue commands;
+  Metrics metrics;
+  HeartbeatBoard beats;
+  auto store = Store::open(":memory:").value();
+  auto snapshot = std::make_shared<ControllerSnapshot>();
+  Node n;
+  n.name = "n1";
+  snapshot->nodes = {n};
+  board.publish(snapshot);
+  Api api(ApiSettings{munge.socket, {0}, false, std::chrono::milliseconds(1000)}, board, commands, *store, metrics, &beats);
+  auto post = [&](const std::string& path) {
+    return api.handle(ApiRequest{"POST", path, {}, munge.credential("POST", path), ""});
+  };
+  CHECK(post("/v1/wake").status == 202);
+  auto t0 = std::chrono::steady_clock::now();
+  CHECK(commands.wait_for(std::chrono::milliseconds(5000)));
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(1000));
+  CHECK_FALSE(commands.wait_for(std::chrono::milliseconds(10)));  // once
+
+  CHECK(post("/v1/nodes/n1/heartbeat").status == 200);
+  CHECK(beats.last().count("n1") == 1);
+  CHECK(post("/v1/nodes/n9/heartbeat").status == 404);
+  CHECK(beats.last().count("n9") == 0);
+}
