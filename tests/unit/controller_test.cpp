@@ -338,3 +338,31 @@ TEST_CASE("the breaker: a single failure never trips it, even on a small cluster
   w.tick();
   CHECK_FALSE(w.ctl->breaker_open());
 }
+
+TEST_CASE("heartbeats: a silent node is probed once; dead: DOWN at once, alive: reported, never acted on",
+          "[controller][heartbeat]") {
+  World w;
+  w.config.breaker_fraction = 1.0;
+  HeartbeatBoard beats;
+  w.ctl->set_heartbeats(&beats);
+  double now = unix_now();
+  beats.beat("n1", now);
+  beats.beat("n2", now - 10);  // silent for 10 s (HeartbeatMiss 3 x 1 s)
+  beats.beat("n3", now - 10);
+  w.slurm.dead_slurmds = {"n2"};
+  Calls calls = w.tick();
+  CHECK(std::count(calls.begin(), calls.end(), "probe n2") == 1);
+  CHECK(std::count(calls.begin(), calls.end(), "probe n3") == 1);
+  CHECK(std::count(calls.begin(), calls.end(), "probe n1") == 0);  // beating: never probed
+  CHECK(std::count(calls.begin(), calls.end(), "down n2 autoresume: heartbeats stopped, slurmd not answering") == 1);
+  CHECK(std::none_of(calls.begin(), calls.end(), [](const std::string& c) { return c.find(" n3") != std::string::npos && c.rfind("probe", 0) != 0; }));
+  auto events = w.store->events();
+  CHECK(std::count_if(events.begin(), events.end(), [](const EventRow& e) { return e.kind == "agent_silent" && e.subject == "n3"; }) == 1);
+  calls = w.tick();
+  CHECK(std::count(calls.begin(), calls.end(), "probe n3") == 0);  // reported once; Slurm's detection from here
+  beats.beat("n3", unix_now());
+  w.tick();
+  events = w.store->events();
+  CHECK(std::count_if(events.begin(), events.end(), [](const EventRow& e) { return e.kind == "agent_back"; }) == 1);
+  CHECK(w.ctl->node_records().count("n4") == 0);  // never beat: nothing to do with heartbeats
+}
