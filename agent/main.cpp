@@ -77,6 +77,8 @@ std::string drain_if_failed(const std::vector<CheckResult>& results, const std::
 
 enum class Output { Text, Json, Metrics };
 
+// One pass never asks Slurm anything but for --drain: it runs as HealthCheckProgram and as a validation job, where
+// slurmctld may be slow or slurm.conf not where libslurm looks.
 int run_check(const std::string& nvml_lib, const Thresholds& t, Output output, const std::string& node, bool drain) {
   auto lib = nvml::Library::load(nvml_lib);
   auto gpus = read_gpus(*lib);
@@ -174,6 +176,10 @@ int main(int argc, char** argv) {
   if (daemon->parsed()) {
     if (dexp->count()) t.expected_gpus = expected;
     run.node = node;
+    if (!t.expected_gpus) {  // none configured: the node's gpu GRES in Slurm (the daemon runs beside slurmd)
+      LibSlurmClient slurm;
+      t.expected_gpus = expected_gpus_from_slurm(slurm, node);
+    }
     run.watch.thresholds = t;
     run.watch.temp_for = std::chrono::milliseconds(static_cast<long long>(temp_for_s * 1000));
     if (!xids.empty()) run.watch.critical_xids = std::set<unsigned long long>(xids.begin(), xids.end());

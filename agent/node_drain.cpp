@@ -24,4 +24,28 @@ std::string drain_own_node(SlurmClient& slurm, const std::string& node, const st
   return "not drained: no node \"" + node + "\" in Slurm";
 }
 
+std::optional<unsigned> gpu_count_in_gres(const std::string& gres) {
+  std::optional<unsigned> total;
+  size_t start = 0;
+  while (start < gres.size()) {
+    size_t comma = gres.find(',', start);
+    std::string item = gres.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    start = comma == std::string::npos ? gres.size() : comma + 1;
+    item = item.substr(0, item.find('('));  // "(S:0-1)": socket binding
+    if (item.rfind("gpu:", 0) != 0) continue;
+    std::string count = item.substr(item.rfind(':') + 1);
+    if (count.empty() || count.find_first_not_of("0123456789") != std::string::npos) continue;  // "gpu:h200": no count
+    total = total.value_or(0) + static_cast<unsigned>(std::stoul(count));
+  }
+  return total;
+}
+
+std::optional<unsigned> expected_gpus_from_slurm(SlurmClient& slurm, const std::string& node) {
+  auto nodes = slurm.load_nodes();
+  if (!nodes) return std::nullopt;
+  for (const Node& n : *nodes)
+    if (n.name == node) return gpu_count_in_gres(n.gres);
+  return std::nullopt;
+}
+
 }  // namespace autoresume::agent

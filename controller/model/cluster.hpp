@@ -25,6 +25,7 @@ struct Node {
   std::time_t slurmd_start_time = 0;
   std::vector<std::string> partitions;
   uint32_t cpus = 0;
+  std::string gres;  // as configured: "gpu:h200:8(S:0-1)", "gpu:4,nic:1"
 
   bool down() const { return base == NodeBase::Down; }
   // Takes no new work: drained, down, failing or not answering.

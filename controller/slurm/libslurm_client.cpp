@@ -77,6 +77,7 @@ Node to_node(const node_info_t& n) {
   out.slurmd_start_time = n.slurmd_start_time;
   out.partitions = split_commas(str(n.partitions));
   out.cpus = n.cpus;
+  out.gres = str(n.gres);
   return out;
 }
 

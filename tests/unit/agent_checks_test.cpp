@@ -174,3 +174,18 @@ TEST_CASE("agent drain: drains its own node, never over someone else's reason", 
   CHECK(drain_own_node(s, "n9", "autoresume: x").rfind("not drained: ", 0) == 0);
   CHECK(s.calls == std::vector<std::string>{"drain n1 autoresume: gpu0:ecc: 2 uncorrectable (volatile)"});
 }
+
+TEST_CASE("the expected GPU count from a node's gres, as Slurm configures it", "[agent]") {
+  CHECK(gpu_count_in_gres("gpu:8") == 8u);
+  CHECK(gpu_count_in_gres("gpu:h200:8(S:0-1)") == 8u);
+  CHECK(gpu_count_in_gres("gpu:a100:2,gpu:h200:2") == 4u);
+  CHECK(gpu_count_in_gres("nic:1,gpu:h200:4(S:0),mps:400") == 4u);
+  CHECK_FALSE(gpu_count_in_gres(""));
+  CHECK_FALSE(gpu_count_in_gres("nic:1"));
+  FakeSlurm slurm;
+  slurm.add_node("g1").gres = "gpu:h200:8";
+  slurm.add_node("c1");
+  CHECK(expected_gpus_from_slurm(slurm, "g1") == 8u);
+  CHECK_FALSE(expected_gpus_from_slurm(slurm, "c1"));
+  CHECK_FALSE(expected_gpus_from_slurm(slurm, "nope"));
+}
