@@ -339,7 +339,7 @@ TEST_CASE("the breaker: a single failure never trips it, even on a small cluster
   CHECK_FALSE(w.ctl->breaker_open());
 }
 
-TEST_CASE("heartbeats: a silent node is probed once; dead: DOWN at once, alive: reported, never acted on",
+TEST_CASE("heartbeats: a silent node is probed once, DOWN at once when dead, reported but never acted on when alive",
           "[controller][heartbeat]") {
   World w;
   w.config.breaker_fraction = 1.0;
