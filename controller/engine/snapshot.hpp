@@ -57,10 +57,6 @@ class ControllerObserver {
   virtual void on_node_phase_left(NodePhase phase, double seconds) = 0;
 };
 
-}  // namespace autoresume
-
-namespace autoresume {
-
 // Several observers behind one (the metrics and the notifier).
 class ObserverList final : public ControllerObserver {
  public:

@@ -57,6 +57,18 @@ struct Cluster {
     node.not_responding = false;
     node.slurmd_start_time = std::time(nullptr) + 1;
   }
+  // Dies, is drained, replaced (a fresh slurmd), reserved, resumed inside the reservation, and its validation
+  // job submitted: one tick each.
+  void until_validation_submitted(const std::string& n) {
+    dies(n);
+    tick();  // drained
+    tick();  // replacing
+    fresh_slurmd(n);
+    tick();  // reserve
+    tick();  // resume
+    tick();  // submit
+    REQUIRE(record(n).validation_job != 0);
+  }
   // The validation job in Slurm: RUNNING, then ended with `exit_code`.
   void validation_ends(const std::string& n, int exit_code) {
     uint32_t id = record(n).validation_job;
@@ -208,13 +220,7 @@ TEST_CASE("lifecycle: a draining node waits for its jobs, then DrainTimeout sets
 TEST_CASE("lifecycle: validation fails, is retried, then the node is quarantined", "[lifecycle]") {
   Cluster c;
   c.config.validation_attempts = 2;
-  c.dies("n2");
-  c.tick();  // drained
-  c.tick();  // replacing
-  c.fresh_slurmd("n2");
-  c.tick();  // reserve
-  c.tick();  // resume
-  c.tick();  // submit
+  c.until_validation_submitted("n2");
   c.validation_ends("n2", 1);
   Calls calls = c.tick();
   REQUIRE(calls.size() == 1);
@@ -234,13 +240,7 @@ TEST_CASE("lifecycle: ValidationTimeout cancels the job and fails the attempt", 
   Cluster c;
   c.config.validation_attempts = 1;
   c.config.validation_timeout = std::chrono::seconds(0);
-  c.dies("n2");
-  c.tick();  // drained
-  c.tick();  // replacing
-  c.fresh_slurmd("n2");
-  c.tick();
-  c.tick();
-  c.tick();  // submitted
+  c.until_validation_submitted("n2");
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));
   Calls calls = c.tick();
   REQUIRE(calls.size() == 1);
@@ -251,13 +251,7 @@ TEST_CASE("lifecycle: ValidationTimeout cancels the job and fails the attempt", 
 
 TEST_CASE("lifecycle: a restart between submit and journal finds the validation job by name", "[lifecycle][restart]") {
   Cluster c;
-  c.dies("n2");
-  c.tick();  // drained
-  c.tick();  // replacing
-  c.fresh_slurmd("n2");
-  c.tick();
-  c.tick();
-  c.tick();  // submitted
+  c.until_validation_submitted("n2");
   NodeRecord lost = c.record("n2");
   lost.validation_job = 0;  // the crash came before the id was saved
   c.store->save_node(lost);
