@@ -96,7 +96,10 @@ std::string text(const json& j, const char* key) {
 
 std::string list(const json& j, const char* key) {
   std::string out;
-  for (const auto& x : j.value(key, json::array())) out += (out.empty() ? "" : ",") + x.get<std::string>();
+  for (const auto& x : j.value(key, json::array())) {
+    if (!out.empty()) out += ',';
+    out += x.get<std::string>();
+  }
   return out.empty() ? "-" : out;
 }
 

@@ -1,7 +1,7 @@
 // The only exported symbols of auto_resume.so (see auto_resume.lds). Each callback switches on the context it
 // runs in and calls that context's file. Nothing throws across this C boundary: an exception is logged and
 // answered with 0 where failing would hurt the user's job more than a missing auto-resume.
-#include <slurm/slurm_version.h>
+#include "autoresume/slurm_compat.hpp"
 
 #include <exception>
 
@@ -38,6 +38,8 @@ AUTORESUME_EXPORT extern const char plugin_name[] = "auto_resume";
 AUTORESUME_EXPORT extern const char plugin_type[] = "spank";
 AUTORESUME_EXPORT extern const unsigned int plugin_version = SLURM_VERSION_NUMBER;
 AUTORESUME_EXPORT extern const unsigned int spank_plugin_version = 0;
+// 25.05+: if init fails in slurmstepd (a bad plugstack argument), that job fails; the node is not drained.
+AUTORESUME_EXPORT int slurm_spank_init_failure_mode = autoresume::slurm_compat::kSpankInitFailureMode;
 
 // A bad plugstack.conf argument fails init in every context: with `required` Slurm then refuses the plugin
 // (and the command), with `optional` the plugin is skipped; either way the log names the argument.

@@ -1,18 +1,22 @@
 #include "intent_writer.hpp"
 
 #include <dlfcn.h>
-#include <slurm/slurm.h>
+
+#include "autoresume/slurm_compat.hpp"
 
 
 namespace autoresume::plugin {
 namespace {
 
+namespace compat = slurm_compat;
+
+// The functions' types come from this Slurm's own header (slurm_load_job takes a slurm_step_id_t since 26.05):
+// the plugin is built for the Slurm that loads it.
 struct SlurmApi {
   decltype(&slurm_load_job) load_job;
   decltype(&slurm_free_job_info_msg) free_job_info_msg;
   decltype(&slurm_init_job_desc_msg) init_job_desc_msg;
   decltype(&slurm_update_job) update_job;
-  decltype(&slurm_get_errno) get_errno;
   decltype(&slurm_strerror) strerror;
 };
 
@@ -27,7 +31,7 @@ const SlurmApi* slurm_api() {
     static SlurmApi a;
     bool ok = resolve(a.load_job, "slurm_load_job") && resolve(a.free_job_info_msg, "slurm_free_job_info_msg") &&
               resolve(a.init_job_desc_msg, "slurm_init_job_desc_msg") &&
-              resolve(a.update_job, "slurm_update_job") && resolve(a.get_errno, "slurm_get_errno") &&
+              resolve(a.update_job, "slurm_update_job") &&
               resolve(a.strerror, "slurm_strerror");
     return ok ? &a : nullptr;
   }();
@@ -35,7 +39,7 @@ const SlurmApi* slurm_api() {
 }
 
 Error slurm_failure(const SlurmApi& api, const char* call) {
-  int code = api.get_errno();
+  int code = compat::last_errno();
   return Error{code, std::string(call) + ": " + api.strerror(code)};
 }
 
@@ -46,7 +50,7 @@ Status record_intent(uint32_t job_id, const Intent& intent) {
   if (!api) return Error{0, "Slurm's API is not in this process (dlsym found no slurm_update_job)"};
 
   job_info_msg_t* msg = nullptr;
-  if (api->load_job(&msg, job_id, SHOW_ALL) != SLURM_SUCCESS) return slurm_failure(*api, "slurm_load_job");
+  if (compat::load_job(api->load_job, &msg, job_id, SHOW_ALL) != SLURM_SUCCESS) return slurm_failure(*api, "slurm_load_job");
   if (msg->record_count == 0) {
     api->free_job_info_msg(msg);
     return Error{0, "slurm_load_job: job not found"};
@@ -61,7 +65,7 @@ Status record_intent(uint32_t job_id, const Intent& intent) {
 
   job_desc_msg_t update;
   api->init_job_desc_msg(&update);
-  update.job_id = job_id;
+  compat::set_job_id(update, job_id);
   update.admin_comment = merged.data();
   // Only a requeue-able batch job can be resumed (ESLURM_BATCH_ONLY / --no-requeue); asking for auto-resume
   // means asking for that.

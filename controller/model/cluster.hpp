@@ -28,6 +28,10 @@ struct Node {
   std::string gres;  // as configured: "gpu:h200:8(S:0-1)", "gpu:4,nic:1"
 
   bool down() const { return base == NodeBase::Down; }
+  // Out of service until someone resumes it: Slurm schedules nothing on a DRAIN, FAIL or DOWN node (an
+  // admin's `state=fail`, `drain` or `down`), and `scontrol update state=RESUME` clears each of them. The one
+  // predicate for "does this node need a resume before a job can run there".
+  bool out_of_service() const { return drain || fail || down(); }
   // Takes no new work: drained, down, failing or not answering.
   bool unavailable() const { return drain || fail || not_responding || down() || base == NodeBase::Future; }
 };

@@ -23,6 +23,9 @@ bool is_slurm_reason(const std::string& r) {
 }  // namespace
 
 std::optional<NodeFailure> classify_node(const Node& n) {
+  // A reason is judged only on a node out of service: since 24.11 `state=RESUME` keeps the Reason, so a node the
+  // controller returned to service still carries its old `autoresume:` words while it runs jobs.
+  if (!n.out_of_service()) return std::nullopt;
   bool alive = !n.down() && !n.not_responding;
   if (starts_with(n.reason, kReasonPrefix)) {
     std::string cause = n.reason.substr(std::string_view(kReasonPrefix).size());
@@ -32,13 +35,13 @@ std::optional<NodeFailure> classify_node(const Node& n) {
   if (n.reason == kActionReplace || n.reason == kActionReboot)
     return NodeFailure{FailureSource::AdminAction, "admin " + n.reason, alive};
   // NOT_RESPONDING alone is a suspect (see is_suspect), not yet a failure; a person's reason is theirs.
-  if (!(n.down() || n.fail) || !is_slurm_reason(n.reason)) return std::nullopt;
+  if (!(n.down() || n.fail) || !is_slurm_reason(n.reason)) return std::nullopt;  // DRAIN alone: a person's
   bool silent = n.reason.empty() || n.reason == "Not responding";
   return NodeFailure{FailureSource::Slurm, silent ? "slurmd not responding" : "slurm: " + n.reason, alive};
 }
 
 bool is_admin_owned(const Node& n) {
-  if (!(n.drain || n.down() || n.fail)) return false;
+  if (!n.out_of_service()) return false;
   if (starts_with(n.reason, kReasonPrefix) || n.reason == kActionReplace || n.reason == kActionReboot) return false;
   return !is_slurm_reason(n.reason);
 }
@@ -48,8 +51,15 @@ bool is_suspect(const Node& n) { return n.not_responding && !n.down() && is_slur
 std::string drain_reason(const NodeFailure& f) { return std::string(kReasonPrefix) + " " + f.cause; }
 
 bool needs_drain(const Node& n, const NodeFailure& f) {
-  if (f.source != FailureSource::Slurm) return false;  // already ours, or the admin's own words: keep them
-  return !n.drain;
+  switch (f.source) {
+    case FailureSource::AutoResume: return false;  // already ours
+    // Action:Replace / Action:Reboot is a request addressed to the controller, in whichever state the admin set
+    // (fail, drain, down): acting on it consumes it, and the node's state and reason are ours from then on, so
+    // that validation can resume it (a FAIL flag an admin's request left would keep every job off the node).
+    case FailureSource::AdminAction: return true;
+    case FailureSource::Slurm: return !n.drain;
+  }
+  return false;
 }
 
 }  // namespace autoresume

@@ -50,8 +50,6 @@ NodeDecision go(P phase, NodeAction action = NodeAction::None, std::string why =
 
 std::string ours(const std::string& what) { return std::string(kReasonPrefix) + " " + what; }
 
-bool drained_or_down(const Node& n) { return n.drain || n.down(); }
-
 // A slurmd that registered after the program started and answers: the replacement (or the rebooted node).
 bool fresh_slurmd(const Node& n, const NodeRecord& r) {
   return !n.not_responding && n.base != NodeBase::Unknown && n.slurmd_start_time + 1 >= static_cast<std::time_t>(r.program_started);
@@ -84,6 +82,10 @@ NodeDecision decide_failed(const NodeRecord& r, const Node& n, const NodeContext
   if (f && !needs_drain(n, *f)) return go(P::Draining, NodeAction::None, "drained");
   NodeDecision d = go(P::Draining, NodeAction::Drain, "drain: " + r.cause);
   d.detail = f ? drain_reason(*f) : ours(r.cause);  // no failure seen: an admin's command
+  if (f && f->source == FailureSource::AdminAction) {
+    d.why = "took over " + n.reason + ": drained with " + d.detail;
+    d.event = "admin_request_taken";
+  }
   return d;
 }
 
@@ -140,13 +142,13 @@ NodeDecision validation_failed(const NodeRecord& r, const NodeContext& ctx, Node
 NodeDecision decide_validating(const NodeRecord& r, const Node& n, const NodeObservation& seen, const NodeContext& ctx) {
   if (ctx.breaker_open) return stay(r);
   if (ctx.config->validation_program.empty()) {
-    if (drained_or_down(n)) return go(P::Validating, NodeAction::Resume, "no ValidationProgram: returned as registered");
+    if (n.out_of_service()) return go(P::Validating, NodeAction::Resume, "no ValidationProgram: returned as registered");
     return go(P::Healthy, NodeAction::None, "returned to service (no ValidationProgram)", "node_returned");
   }
   if (!seen.reservation_exists) return go(P::Validating, NodeAction::Reserve, "maintenance reservation");
   const auto& job = seen.validation_job;
   if (!job) {
-    if (drained_or_down(n)) return go(P::Validating, NodeAction::Resume, "resume inside the reservation");
+    if (n.out_of_service()) return go(P::Validating, NodeAction::Resume, "resume inside the reservation");
     return go(P::Validating, NodeAction::SubmitValidation, "validation job");
   }
   if (job->active()) {
@@ -165,7 +167,7 @@ NodeDecision decide_validating(const NodeRecord& r, const Node& n, const NodeObs
 
 NodeDecision decide_quarantined(const NodeRecord& r, const Node& n, const NodeObservation& seen) {
   if (r.owns_reservation && seen.reservation_exists) return go(P::Quarantined, NodeAction::Unreserve, "quarantined");
-  if (!drained_or_down(n)) return go(P::Healthy, NodeAction::None, "resumed by an admin", "node_released");
+  if (!n.out_of_service()) return go(P::Healthy, NodeAction::None, "resumed by an admin", "node_released");
   return stay(r);
 }
 

@@ -1,7 +1,5 @@
 #include "slurm/libslurm_client.hpp"
 
-#include <slurm/slurm.h>
-#include <slurm/slurm_errno.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -10,18 +8,18 @@
 #include <cstdlib>
 #include <ctime>
 
+#include "autoresume/slurm_compat.hpp"
+#include "slurm/slurmd_probe.hpp"
 #include "util/strings.hpp"
 
-// Exported by libslurm (the strings scontrol prints for Reason=) but not declared in slurm.h.
-extern "C" const char* slurm_job_reason_string(enum job_state_reason inx);
-// Exported by libslurm, declared only in Slurm's internal xmalloc.h; frees memory the API returns "for xfree".
-extern "C" void slurm_xfree_ptr(void* pptr);
 
 namespace autoresume {
 namespace {
 
+namespace compat = slurm_compat;
+
 Error last_error(const char* what) {
-  int code = slurm_get_errno();
+  int code = compat::last_errno();
   return Error{code, std::string(what) + ": " + slurm_strerror(code)};
 }
 
@@ -89,7 +87,7 @@ Job to_job(const slurm_job_info_t& j) {
   out.state = job_state(j.job_state);
   out.completing = j.job_state & JOB_COMPLETING;
   out.requeue_pending = j.job_state & (JOB_REQUEUE | JOB_REQUEUE_HOLD);
-  out.state_reason = str(slurm_job_reason_string(static_cast<job_state_reason>(j.state_reason)));
+  out.state_reason = str(compat::job_reason_string(j.state_reason));
   out.nodes = expand_hostlist(j.nodes);
   out.batch_host = str(j.batch_host);
   out.num_nodes = j.num_nodes;
@@ -111,7 +109,7 @@ Job to_job(const slurm_job_info_t& j) {
 job_desc_msg_t job_update(uint32_t job_id) {
   job_desc_msg_t msg;
   slurm_init_job_desc_msg(&msg);
-  msg.job_id = job_id;
+  compat::set_job_id(msg, job_id);
   return msg;
 }
 
@@ -124,7 +122,7 @@ Status update_node_state(const std::string& node, uint32_t state, const std::str
   msg.node_state = state;
   if (!why.empty()) {
     msg.reason = why.data();
-    msg.reason_uid = getuid();
+    compat::set_reason_uid(msg, getuid());
   }
   return status_of(slurm_update_node(&msg), what);
 }
@@ -134,7 +132,7 @@ Status update_node_state(const std::string& node, uint32_t state, const std::str
 std::vector<std::string> expand_hostlist(const char* hostlist) {
   std::vector<std::string> out;
   if (!hostlist || !*hostlist) return out;
-  hostlist_t hl = slurm_hostlist_create(hostlist);
+  auto* hl = slurm_hostlist_create(hostlist);  // hostlist_t (22.05) or hostlist_t* (23.11+): a pointer either way
   if (!hl) return out;
   while (char* host = slurm_hostlist_shift(hl)) {
     out.emplace_back(host);
@@ -158,10 +156,10 @@ Result<std::vector<Node>> LibSlurmClient::load_nodes() {
   node_info_msg_t* fresh_nodes = nullptr;
   partition_info_msg_t* fresh_parts = nullptr;
   if (slurm_load_node(node_msg_ ? node_msg_->last_update : 0, &fresh_nodes, SHOW_ALL) != SLURM_SUCCESS &&
-      !(node_msg_ && slurm_get_errno() == SLURM_NO_CHANGE_IN_DATA))
+      !(node_msg_ && compat::last_errno() == SLURM_NO_CHANGE_IN_DATA))
     return last_error("slurm_load_node");
   if (slurm_load_partitions(part_msg_ ? part_msg_->last_update : 0, &fresh_parts, SHOW_ALL) != SLURM_SUCCESS &&
-      !(part_msg_ && slurm_get_errno() == SLURM_NO_CHANGE_IN_DATA)) {
+      !(part_msg_ && compat::last_errno() == SLURM_NO_CHANGE_IN_DATA)) {
     if (fresh_nodes) slurm_free_node_info_msg(fresh_nodes);
     return last_error("slurm_load_partitions");
   }
@@ -171,7 +169,7 @@ Result<std::vector<Node>> LibSlurmClient::load_nodes() {
     node_msg_ = fresh_nodes;
   } else {  // partitions changed, nodes did not: the old node message gets its partitions rewritten
     for (uint32_t i = 0; i < node_msg_->record_count; ++i) {
-      slurm_xfree_ptr(&node_msg_->node_array[i].partitions);  // xmalloc'd by populate; sets it to NULL
+      compat::slurm_xfree_ptr(&node_msg_->node_array[i].partitions);  // xmalloc'd by populate; sets it to NULL
     }
   }
   if (fresh_parts) {
@@ -189,7 +187,7 @@ Result<std::vector<Job>> LibSlurmClient::load_jobs() {
   job_info_msg_t* fresh = nullptr;
   time_t since = job_msg_ ? job_msg_->last_update : 0;
   if (slurm_load_jobs(since, &fresh, SHOW_ALL) != SLURM_SUCCESS) {
-    if (job_msg_ && slurm_get_errno() == SLURM_NO_CHANGE_IN_DATA) return jobs_;
+    if (job_msg_ && compat::last_errno() == SLURM_NO_CHANGE_IN_DATA) return jobs_;
     return last_error("slurm_load_jobs");
   }
   if (job_msg_) slurm_free_job_info_msg(job_msg_);
@@ -212,7 +210,7 @@ Status LibSlurmClient::resume_node(const std::string& node) {
 }
 
 Status LibSlurmClient::requeue_job(uint32_t job_id, bool hold) {
-  Status s = status_of(slurm_requeue(job_id, hold ? JOB_REQUEUE_HOLD : 0), "slurm_requeue");
+  Status s = status_of(compat::requeue(job_id, hold ? JOB_REQUEUE_HOLD : 0), "slurm_requeue");
   // Not a batch job, or requeue disabled for it: no retry will change Slurm's mind.
   if (!s && (s.error().code == ESLURM_BATCH_ONLY || s.error().code == ESLURM_DISABLED)) {
     Error e = s.error();
@@ -248,20 +246,23 @@ Status LibSlurmClient::set_admin_comment(uint32_t job_id, const std::string& com
 }
 
 Status LibSlurmClient::signal_job(uint32_t job_id, int signal) {
-  return status_of(slurm_kill_job(job_id, static_cast<uint16_t>(signal), KILL_FULL_JOB), "slurm_kill_job");
+  return status_of(compat::kill_job(job_id, static_cast<uint16_t>(signal), KILL_FULL_JOB), "slurm_kill_job");
 }
 
+// A TCP connect to the node's slurmd port, nothing sent. Not an RPC: slurm_get_node_energy (the RPC this used)
+// wrote a libslurm error line to the daemon's stderr on every dead node and, on 26.05 without an energy plugin,
+// returns a pointer that aborts when freed. A listening slurmd logs one "Zero Bytes" line for the empty
+// connection; the probe runs only for nodes already suspected, never for every node every tick.
 Result<bool> LibSlurmClient::slurmd_answers(const std::string& node) {
-  std::string name = node;
-  uint16_t sensors = 0;
-  acct_gather_energy_t* energy = nullptr;
-  int rc = slurm_get_node_energy(name.data(), 0, 0, &sensors, &energy);
-  if (energy) slurm_xfree_ptr(&energy);  // "free the response using xfree" (slurm.h)
-  if (rc == SLURM_SUCCESS) return true;
-  int err = slurm_get_errno();
-  // Nothing listening (or no route): dead. Any reply, even an error, means a slurmd is there.
-  if (err == ECONNREFUSED || err == EHOSTUNREACH || err == SLURM_COMMUNICATIONS_CONNECTION_ERROR) return false;
-  return true;
+  if (!node_msg_) return Error{0, "slurmd probe of " + node + ": no node table loaded yet"};
+  for (uint32_t i = 0; i < node_msg_->record_count; ++i) {
+    const node_info_t& n = node_msg_->node_array[i];
+    if (!n.name || node != n.name) continue;
+    std::string host = str(n.node_addr).empty() ? str(n.node_hostname) : str(n.node_addr);
+    if (host.empty()) host = node;
+    return tcp_port_answers(host, n.port, std::chrono::seconds(2));
+  }
+  return Error{0, "slurmd probe: no node \"" + node + "\" in Slurm's node table"};
 }
 
 Result<std::vector<Reservation>> LibSlurmClient::load_reservations() {
@@ -291,7 +292,7 @@ Status LibSlurmClient::create_maintenance_reservation(const std::string& name, c
   msg.flags = RESERVE_FLAG_MAINT | RESERVE_FLAG_IGN_JOBS;
   char* created = slurm_create_reservation(&msg);
   if (!created) return last_error("slurm_create_reservation");
-  std::free(created);
+  compat::free_reservation_name(created);
   return ok_status();
 }
 
@@ -329,13 +330,13 @@ Result<uint32_t> LibSlurmClient::submit_validation_job(const ValidationJobSpec& 
   job.time_limit = spec.time_limit_minutes;
   submit_response_msg_t* resp = nullptr;
   if (slurm_submit_batch_job(&job, &resp) != SLURM_SUCCESS) return last_error("slurm_submit_batch_job");
-  uint32_t id = resp->job_id;
+  uint32_t id = compat::job_id_of(*resp);
   slurm_free_submit_response_response_msg(resp);
   return id;
 }
 
 Status LibSlurmClient::cancel_job(uint32_t job_id) {
-  Status s = status_of(slurm_kill_job(job_id, SIGKILL, 0), "slurm_kill_job(cancel)");
+  Status s = status_of(compat::kill_job(job_id, SIGKILL, 0), "slurm_kill_job(cancel)");
   if (!s && s.error().code == ESLURM_ALREADY_DONE) return ok_status();
   return s;
 }

@@ -2,7 +2,7 @@
 // XID drains its node in well under a second and the job moves on; a temperature spike drains nothing, a
 // sustained one does; heartbeats find a dead node in seconds, an agent dying alone is only reported; a real
 // Prometheus scrapes the agents and promtool accepts what they serve.
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>

@@ -1,6 +1,6 @@
 // The agent on a real cluster: a failing GPU check drains the agent's own node with its reason, and the
 // controller moves the auto-resume job on it to healthy nodes.
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 #include <fstream>
 
 #include "devcluster.hpp"

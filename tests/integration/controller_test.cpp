@@ -1,5 +1,5 @@
 // autoresumed on a real cluster with the real plugin: node failures, admin reasons, budgets, crashes.
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 #include <regex>
 #include <set>
 #include <thread>

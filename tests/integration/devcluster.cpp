@@ -2,7 +2,7 @@
 
 #include <sys/wait.h>
 
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 #include <cstdio>
 #include <fstream>
 #include <regex>

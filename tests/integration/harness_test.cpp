@@ -2,7 +2,7 @@
 #include <signal.h>
 
 #include <algorithm>
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 #include <set>
 
 #include "devcluster.hpp"

@@ -1,7 +1,7 @@
 // Node lifecycles on a real cluster: replace (scripts/devcluster replace-node, a fresh slurmd under the same
 // name), validation as a job in the controller's maintenance reservation, quarantine, the reboot path, admin
 // objects left alone, and controller crashes in the middle.
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 #include <fstream>
 #include <thread>
 

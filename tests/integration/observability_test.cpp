@@ -2,7 +2,7 @@
 // through a kill-node recovery; every PromQL expression of the dashboards and alert rules is accepted by that
 // Prometheus and names only metrics this project exports; autoresumectl drives a manual replace end to end and
 // is refused for a user who is not root.
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>

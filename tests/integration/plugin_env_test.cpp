@@ -1,6 +1,6 @@
 // What the job's tasks see, on the first run and after a requeue, and the intent across requeue and a
 // slurmctld restart.
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 
 #include "autoresume/intent.hpp"
 #include "devcluster.hpp"

@@ -1,6 +1,6 @@
 // Durable intent: every way of asking for auto-resume leaves a token in AdminComment that a libslurm reader sees,
 // for root's jobs and an ordinary user's; a job without the flag carries none; users cannot forge it.
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 #include <map>
 #include <regex>
 

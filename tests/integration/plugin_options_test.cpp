@@ -1,5 +1,5 @@
 // --auto-resume on the real srun, sbatch and salloc: help text, and bad input refused before submission.
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 
 #include "devcluster.hpp"
 

@@ -2,7 +2,7 @@
 #include <dlfcn.h>
 #include <slurm/slurm_version.h>
 
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 #include <set>
 #include <sstream>
 
@@ -28,5 +28,6 @@ TEST_CASE("auto_resume.so exports exactly the plugin symbols and SPANK callbacks
   std::stringstream in(r.out);
   for (std::string s; in >> s;) exported.insert(s);
   CHECK(exported == std::set<std::string>{"plugin_name", "plugin_type", "plugin_version", "spank_plugin_version",
-                                          "slurm_spank_init", "slurm_spank_init_post_opt", "slurm_spank_task_init"});
+                                          "slurm_spank_init", "slurm_spank_init_post_opt", "slurm_spank_task_init",
+                                          "slurm_spank_init_failure_mode"});
 }

@@ -1,7 +1,7 @@
 // A real Prometheus for integration tests, and small helpers around it.
 #pragma once
 
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 #include <filesystem>
 #include <fstream>
 #include <map>

@@ -2,7 +2,7 @@
 // controller's journal: shared by the controller and node lifecycle tests.
 #pragma once
 
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 #include <map>
 #include <regex>
 #include <set>

@@ -1,7 +1,7 @@
 // The agent's checks through the real dlopen path, against the fake NVML library the project builds.
 #include <unistd.h>
 
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 #include <cstdlib>
 #include <fstream>
 #include <map>

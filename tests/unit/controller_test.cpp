@@ -1,5 +1,5 @@
 // The control loop against the in-memory Slurm: which calls it makes, in which order, and what it remembers.
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 
 #include "autoresume/intent.hpp"
 #include "engine/controller.hpp"

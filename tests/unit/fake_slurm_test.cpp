@@ -1,5 +1,5 @@
 // The fake must refuse what Slurm refuses, or state-machine tests would pass against a kinder Slurm.
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 
 #include "slurm/fake_slurm.hpp"
 

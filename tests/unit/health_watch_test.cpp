@@ -2,7 +2,7 @@
 // warn and a sustained one a fail; XIDs come through the event set, and only critical ones fail their GPU.
 #include <unistd.h>
 
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 #include <cstdlib>
 #include <fstream>
 

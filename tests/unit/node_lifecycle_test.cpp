@@ -2,7 +2,7 @@
 // nodes that are not ours.
 #include <unistd.h>
 
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 #include <chrono>
 #include <ctime>
 #include <filesystem>

@@ -3,7 +3,7 @@
 #include <httplib.h>
 
 #include <atomic>
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 #include <chrono>
 #include <filesystem>
 #include <fstream>
