@@ -66,6 +66,19 @@ Result<unsigned> parse_max_attempts(const char* value, unsigned site_max) {
                       std::to_string(site_max) + ", the site maximum)"};
 }
 
+Result<Intent> revalidate_claimed_intent(const SiteConfig& site, std::string_view claimed) {
+  // Exactly one token of the form the plugin publishes ("1:max=N"), nothing around it.
+  bool one_token = claimed.size() <= 32 && claimed.find_first_not_of("0123456789:max=") == std::string_view::npos;
+  auto intent = one_token ? parse_intent(std::string(kIntentKey) + std::string(claimed)) : std::nullopt;
+  if (!intent)
+    return Error{0, "auto_resume: refused the job environment's SLURM_SPANK_AUTO_RESUME: not an intent this plugin writes"};
+  if (intent->max_attempts > site.max_attempts)
+    return Error{0, "auto_resume: refused the job environment's SLURM_SPANK_AUTO_RESUME: a budget of " +
+                        std::to_string(intent->max_attempts) + " is above the site's max_attempts=" +
+                        std::to_string(site.max_attempts)};
+  return *intent;
+}
+
 std::optional<Intent> resolve_intent(const SiteConfig& site, const Request& request) {
   bool on = request.enabled.value_or(site.default_on || request.max_attempts.has_value());
   if (!on) return std::nullopt;

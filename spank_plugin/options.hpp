@@ -3,6 +3,7 @@
 #pragma once
 
 #include <optional>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -34,5 +35,10 @@ struct Request {
 // The job's intent from the site defaults and the request; nullopt: no auto-resume. A budget given without
 // --auto-resume turns auto-resume on (asking for attempts means wanting them); --auto-resume=0 always wins.
 std::optional<Intent> resolve_intent(const SiteConfig& site, const Request& request);
+
+// An intent the job's environment claims (SLURM_SPANK_AUTO_RESUME: what sbatch/salloc/srun published, or what
+// the user set by hand, which root-side code cannot tell apart there): accepted only as a value the plugin's own
+// options could have produced under this site's configuration. An error names what was refused.
+Result<Intent> revalidate_claimed_intent(const SiteConfig& site, std::string_view claimed);
 
 }  // namespace autoresume::plugin

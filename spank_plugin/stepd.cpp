@@ -17,11 +17,18 @@ std::string job_env(spank_t sp, const char* name) {
   return buf;
 }
 
-// The allocation's intent as published by sbatch/salloc/srun (job-control environment), if any.
+// The allocation's intent as published by sbatch/salloc/srun (job-control environment), if any. This runs as root
+// and the job's environment is the user's: `SLURM_SPANK_AUTO_RESUME='1:max=4000000000' sbatch ...` puts the same
+// variable there. So the claim is held to this site's configuration, as an option value would be.
 std::optional<Intent> allocation_intent(spank_t sp) {
   std::string value = job_env(sp, "SLURM_SPANK_AUTO_RESUME");
   if (value.empty()) return std::nullopt;
-  return parse_intent(std::string(kIntentKey) + value);
+  auto intent = revalidate_claimed_intent(state().site, value);
+  if (!intent) {
+    slurm_error("%s", intent.error().message.c_str());
+    return std::nullopt;
+  }
+  return *intent;
 }
 
 template <typename T>
@@ -29,13 +36,29 @@ bool item(spank_t sp, spank_item_t what, T& out) {
   return spank_get_item(sp, what, &out) == ESPANK_SUCCESS;
 }
 
-// The step's own flags, else what the allocation was submitted with, else the site default.
+bool step_asked(const PluginState& s) { return s.request.enabled.has_value() || s.request.max_attempts.has_value(); }
+
+// The step's own flags, else what the allocation was submitted with, else the site default. What the tasks see.
 std::optional<Intent> step_intent(spank_t sp) {
   const PluginState& s = state();
-  bool step_asked = s.request.enabled.has_value() || s.request.max_attempts.has_value();
-  if (step_asked) return resolve_intent(s.site, s.request);
+  if (step_asked(s)) return resolve_intent(s.site, s.request);
   if (auto from_allocation = allocation_intent(sp)) return from_allocation;
   return resolve_intent(s.site, s.request);
+}
+
+// What is written into AdminComment, the record the controller acts on. The batch step's options reach this
+// slurmstepd from sbatch (Slurm forwards them with the job) and were parsed here, against this site's
+// configuration: the batch step records only them, or the site default, never the bare environment claim, which
+// is how a forged SLURM_SPANK_AUTO_RESUME is told apart from sbatch's (sbatch sets both). A step of an srun or
+// salloc allocation without flags of its own has only the environment to go by, held to the site's limits.
+std::optional<Intent> recorded_intent(spank_t sp, uint32_t step_id) {
+  const PluginState& s = state();
+  if (step_id != SLURM_BATCH_SCRIPT) return step_intent(sp);
+  auto intent = resolve_intent(s.site, s.request);
+  if (!intent && !step_asked(s) && !job_env(sp, "SLURM_SPANK_AUTO_RESUME").empty())
+    slurm_error("auto_resume: the batch job's environment claims an auto-resume intent that sbatch did not give "
+                "(no --auto-resume option reached the batch step): not recorded");
+  return intent;
 }
 
 // Which step writes the intent into AdminComment, once per job and from node 0 only (a 1,000-node step must not
@@ -54,11 +77,11 @@ bool writes_intent(spank_t sp, uint32_t step_id) {
 
 // Still root here (init_post_opt runs before slurmstepd drops privileges), which AdminComment requires.
 int stepd_init_post_opt(spank_t sp) {
-  auto intent = step_intent(sp);
-  if (!intent) return 0;
   uint32_t job_id = 0, step_id = 0, node_id = 0;
   if (!item(sp, S_JOB_ID, job_id) || !item(sp, S_JOB_STEPID, step_id) || !item(sp, S_JOB_NODEID, node_id)) return 0;
   if (step_id == SLURM_EXTERN_CONT || node_id != 0 || !writes_intent(sp, step_id)) return 0;
+  auto intent = recorded_intent(sp, step_id);
+  if (!intent) return 0;
 
   auto start = std::chrono::steady_clock::now();
   auto rc = record_intent(job_id, *intent);

@@ -94,6 +94,13 @@ const std::map<std::string, Setter>& keys() {
          c.no_resume_exit_code = static_cast<int>(*n);
          return std::nullopt;
        }},
+      {"MaxAttempts",
+       [](Config& c, const std::string& v) -> std::optional<std::string> {
+         auto n = parse_integer(v);
+         if (!n || *n < 1 || *n > 1000) return "expected an integer from 1 to 1000";
+         c.max_attempts = static_cast<unsigned>(*n);
+         return std::nullopt;
+       }},
       {"SignalBeforeRequeue",
        [](Config& c, const std::string& v) -> std::optional<std::string> {
          auto s = parse_signal(v);

@@ -14,6 +14,7 @@ namespace autoresume {
 struct Config {
   std::chrono::milliseconds poll_interval{1000};    // PollInterval=1s
   std::string state_dir = "/var/lib/autoresume";     // StateDir
+  unsigned max_attempts = 10;                        // MaxAttempts: the most resumes any job gets
   int no_resume_exit_code = 93;                      // NoResumeExitCode: the job's "do not resume me"
   int signal_before_requeue = 0;                     // SignalBeforeRequeue=none|USR1|TERM|...: 0 = none
   std::chrono::seconds requeue_grace{30};            // RequeueGracePeriod: wait after the signal

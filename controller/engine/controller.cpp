@@ -82,7 +82,9 @@ void Controller::tick() {
   for (const auto& node : silent) failing[node] = true;  // a storm of silent agents must open the breaker too
   for (const Node& n : nodes_) {
     auto rec = node_records_.find(n.name);
-    bool by_command = rec != node_records_.end() && rec->second.manual;  // an admin's replace is not a failure
+    // An admin's replace (autoresumectl, or an Action:Replace/Reboot request not yet taken over) is not a failure.
+    auto f = classify_node(n);
+    bool by_command = (rec != node_records_.end() && rec->second.manual) || (f && f->source == FailureSource::AdminAction);
     if (!by_command && (failed_.count(n.name) || is_suspect(n))) failing[n.name] = true;
   }
   bool open = breaker_.update(failing, nodes_.size(), unix_now());
@@ -184,7 +186,10 @@ void Controller::adopt_new_jobs() {
     if (!intent) continue;
     JobRecord r;
     r.job_id = j.id;
-    r.max_attempts = intent->max_attempts;
+    r.max_attempts = std::min(intent->max_attempts, config_.max_attempts);
+    if (intent->max_attempts > config_.max_attempts)
+      log(LogLevel::Warning, "budget_capped", {{"job", id(j.id)}, {"asked", std::to_string(intent->max_attempts)},
+                                                {"max_attempts", std::to_string(config_.max_attempts)}});
     r.restart_seen = j.restart_count;
     r.nodes = j.nodes;
     r.phase_since = unix_now();

@@ -180,8 +180,8 @@ void Controller::apply_node_decision(const NodeDecision& d, NodeRecord& r, const
       r.cause = d.why;
       r.action = action_for(n, config_);
     }
-    r.failures.push_back(now);
-    r.manual = false;  // a failure now drives it, counted like any other
+    if (!d.admin_request) r.failures.push_back(now);
+    r.manual = d.admin_request;  // else a failure now drives it, counted like any other
     std::erase_if(r.failures, [&](double at) { return now - at > static_cast<double>(config_.quarantine_window.count()); });
   }
   if (d.replace_failed && r.program_pid > 0) {

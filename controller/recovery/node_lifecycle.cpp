@@ -66,6 +66,9 @@ NodeDecision decide_healthy(const NodeRecord& r, const Node& n) {
   if (!f) return stay(r);
   NodeDecision d = go(P::Failed, NodeAction::None, f->cause, "node_failed");
   d.count_failure = true;
+  // An admin's request is a command like `autoresumectl replace`: no settle delay, not counted by the breaker
+  // (a person replacing many nodes at once is no storm) or against QuarantineAfter.
+  d.admin_request = f->source == FailureSource::AdminAction;
   return d;
 }
 

@@ -60,6 +60,7 @@ struct NodeDecision {
   std::string why;     // for the log and the event
   std::string event;   // non-empty: record this event
   bool count_failure = false;       // a failure begins now (counted against QuarantineAfter)
+  bool admin_request = false;       // with count_failure: an admin's Action:Replace/Reboot, not a failure (manual)
   bool replace_failed = false;      // the program failed or timed out (BreakerReplaceFailures)
   bool replace_succeeded = false;
   bool validation_failed = false;   // this attempt failed: count it, forget its job

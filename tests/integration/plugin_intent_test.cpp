@@ -94,3 +94,36 @@ TEST_CASE("a user cannot forge the intent token", "[plugin]") {
   CHECK_FALSE(parse_intent(c.job(id).admin_comment));
   c.sh("scancel " + std::to_string(id));
 }
+
+// The job's environment is the user's: a hand-set SLURM_SPANK_AUTO_RESUME (what sbatch publishes for the flag) must
+// not become a recorded intent, and no claimed budget above the site's max_attempts is ever recorded.
+TEST_CASE("a user's own SLURM_SPANK_AUTO_RESUME is not recorded as an intent or a budget", "[plugin][security]") {
+  ClusterOptions o;
+  o.plugstack = plugstack_with_plugin("plugin-envforge", "default=0 max_attempts=8");
+  DevCluster c("plugin-envforge", o);
+  auto forged = [&](const std::string& value, const std::string& command) {
+    return as_user("env SLURM_SPANK_AUTO_RESUME='" + value + "' " + command);
+  };
+  std::map<std::string, uint32_t> jobs = {
+      {"sbatch, huge budget", c.sbatch_as(forged("1:max=4000000000", "sbatch --parsable -o /dev/null --wrap true"))},
+      {"sbatch, budget within the site's", c.sbatch_as(forged("1:max=8", "sbatch --parsable -o /dev/null --wrap true"))},
+      {"sbatch, srun step inside",
+       c.sbatch_as(forged("1:max=4000000000", "sbatch --parsable -o /dev/null -N2 --wrap 'srun true'"))},
+      {"salloc, huge budget",
+       job_id_in(c.sh(forged("1:max=4000000000", "salloc -N1 bash -c 'srun true; echo JOB=$SLURM_JOB_ID'")))},
+      {"srun, huge budget",
+       job_id_in(c.sh(forged("1:max=4000000000", "srun -N1 bash -c 'echo JOB=$SLURM_JOB_ID'")))},
+  };
+  for (const auto& [form, id] : jobs) {
+    INFO(form << ": job " << id);
+    Job j = finished(c, id);
+    INFO("AdminComment=" << j.admin_comment);
+    CHECK_FALSE(parse_intent(j.admin_comment));
+  }
+  // The flag itself still works for the same user beside a forged variable: the option is what counts.
+  uint32_t flagged = c.sbatch_as(forged("1:max=4000000000", "sbatch --parsable -o /dev/null --auto-resume=1 --wrap true"));
+  Job j = finished(c, flagged);
+  auto intent = parse_intent(j.admin_comment);
+  REQUIRE(intent);
+  CHECK(intent->max_attempts == 3u);
+}

@@ -130,13 +130,30 @@ TEST_CASE("an admin's drain or down with their own reason is left alone, job and
   CHECK(w.store->actions().empty());
 }
 
-TEST_CASE("Action:Replace by an admin requeues the job and the reason stays the admin's", "[controller]") {
+TEST_CASE("Action:Replace by an admin requeues the job, and the request is consumed: the node is ours", "[controller]") {
   World w;
   w.watched_job(1, {"n1", "n2"});
   w.tick();
   w.marked("n2", "Action:Replace", true);
-  CHECK(w.tick() == Calls{"requeue 1"});
-  CHECK(w.slurm.nodes["n2"].reason == "Action:Replace");
+  Calls calls = w.tick();
+  CHECK(std::count(calls.begin(), calls.end(), "requeue 1") == 1);
+  CHECK(std::count(calls.begin(), calls.end(), "drain n2 autoresume: admin Action:Replace") == 1);
+  CHECK(w.slurm.nodes["n2"].reason == "autoresume: admin Action:Replace");
+  CHECK(w.store->events().size() > 0);
+  bool taken = false;
+  for (const auto& e : w.store->events()) taken |= e.kind == "admin_request_taken";
+  CHECK(taken);
+}
+
+TEST_CASE("MaxAttempts caps the budget an AdminComment token names", "[controller][security]") {
+  World w;
+  w.config.max_attempts = 4;
+  w.restart();
+  w.watched_job(1, {"n1", "n2"}, 4000000000u);
+  w.watched_job(2, {"n3"}, 2);
+  w.tick();
+  CHECK(w.record(1).max_attempts == 4u);
+  CHECK(w.record(2).max_attempts == 2u);
 }
 
 TEST_CASE("no healthy capacity: held until there is, then released and started", "[controller]") {
@@ -187,7 +204,7 @@ TEST_CASE("after the checkpoint signal: no-resume exit code, success, or other e
     w.watched_job(1, {"n1", "n2"});
     w.tick();
     w.marked("n2", "Action:Replace", true);
-    CHECK(w.tick() == Calls{"signal 1 10"});
+    CHECK(w.tick() == Calls{"drain n2 autoresume: admin Action:Replace", "signal 1 10"});
     CHECK(w.record(1).phase == JobPhase::Signalled);
     w.slurm.jobs[1].state = state;
     w.slurm.jobs[1].exit_code = status;

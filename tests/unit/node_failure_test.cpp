@@ -43,7 +43,7 @@ TEST_CASE("Slurm's own verdicts are failures, and get our drain", "[nodes]") {
   CHECK(killfail->cause == "slurm: Kill task failed");
 }
 
-TEST_CASE("autoresume and Action reasons are failures, never rewritten", "[nodes]") {
+TEST_CASE("autoresume and Action reasons are failures: an Action request is taken over, ours is kept", "[nodes]") {
   auto agent = node(NodeBase::Mixed, "autoresume: gpu3: xid 79", true);
   auto f = classify_node(agent);
   REQUIRE(f);
@@ -58,7 +58,8 @@ TEST_CASE("autoresume and Action reasons are failures, never rewritten", "[nodes
     REQUIRE(a);
     CHECK(a->source == FailureSource::AdminAction);
     CHECK(a->alive);
-    CHECK_FALSE(needs_drain(admin, *a));
+    CHECK(needs_drain(admin, *a));  // consumed: drained with auto-resume's own reason
+    CHECK(drain_reason(*a) == std::string("autoresume: admin ") + r);
   }
 }
 
@@ -68,4 +69,30 @@ TEST_CASE("NOT_RESPONDING before DOWN is a suspect, not a failure", "[nodes]") {
   CHECK(is_suspect(n));
   CHECK_FALSE(is_suspect(node(NodeBase::Allocated)));
   CHECK_FALSE(is_suspect(node(NodeBase::Allocated, "maintenance", true, true)));  // an admin's node
+}
+
+// Every state in which Slurm schedules nothing on a node until it is resumed, and the reasons judged only there.
+TEST_CASE("one out-of-service predicate: DRAIN, FAIL and DOWN, not NOT_RESPONDING or MAINT alone", "[nodes]") {
+  Node n;
+  n.base = NodeBase::Idle;
+  CHECK_FALSE(n.out_of_service());
+  n.not_responding = true;
+  CHECK_FALSE(n.out_of_service());  // Slurm's suspect: DOWN follows, or it answers again
+  n.not_responding = false;
+  n.maint = true;
+  CHECK_FALSE(n.out_of_service());  // a reservation flag: jobs of the reservation run there
+  n.maint = false;
+  for (auto set : {+[](Node& x) { x.drain = true; }, +[](Node& x) { x.fail = true; },
+                   +[](Node& x) { x.base = NodeBase::Down; }}) {
+    Node m = n;
+    set(m);
+    CHECK(m.out_of_service());
+    m.reason = "Action:Replace";
+    CHECK(classify_node(m));
+  }
+  // 24.11 keeps the reason across state=RESUME: an idle node with our old words is not failed again.
+  n.reason = "autoresume: gpu0: xid 79";
+  CHECK_FALSE(classify_node(n));
+  n.reason = "Action:Replace";
+  CHECK_FALSE(classify_node(n));
 }

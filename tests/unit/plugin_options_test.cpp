@@ -70,3 +70,20 @@ TEST_CASE("intent from site defaults and the request", "[plugin]") {
   CHECK(resolve_intent(site, {}) == Intent{3});
   CHECK_FALSE(resolve_intent(site, {false, std::nullopt}));
 }
+
+TEST_CASE("an intent claimed by the job's environment is held to the site's configuration", "[plugin][security]") {
+  SiteConfig site;
+  site.max_attempts = 8;
+  auto ok = revalidate_claimed_intent(site, "1:max=8");
+  REQUIRE(ok);
+  CHECK(*ok == Intent{8});
+  for (const char* bad : {"1:max=9", "1:max=4000000000", "1:max=99999999999999999999", "1:max=0", "1", "0", "",
+                          "1:max=3 autoresume=1:max=500", "1:max=-1", "1:max=3x"}) {
+    INFO(bad);
+    auto refused = revalidate_claimed_intent(site, bad);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().message.find("SLURM_SPANK_AUTO_RESUME") != std::string::npos);
+  }
+  CHECK(revalidate_claimed_intent(site, "1:max=9").error().message.find("above the site's max_attempts=8") !=
+        std::string::npos);
+}
