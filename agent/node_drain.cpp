@@ -1,6 +1,6 @@
 #include "node_drain.hpp"
 
-#include "recovery/node_failure.hpp"
+#include "autoresume/reasons.hpp"
 
 namespace autoresume::agent {
 
@@ -15,7 +15,7 @@ std::string drain_own_node(SlurmClient& slurm, const std::string& node, const st
   if (!nodes) return "not drained: " + nodes.error().message;
   for (const Node& n : *nodes) {
     if (n.name != node) continue;
-    bool taken = n.drain || n.down() || n.fail;
+    bool taken = n.out_of_service();
     if (taken && n.reason.rfind(kReasonPrefix, 0) == 0) return "already drained by auto-resume: " + n.reason;
     if (taken && !n.reason.empty()) return "not drained: the node already carries someone else's reason: " + n.reason;
     auto s = slurm.drain_node(node, reason);

@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "http/munge_credential.hpp"
+#include "munge/munge_credential.hpp"
 
 using nlohmann::json;
 using namespace autoresume;

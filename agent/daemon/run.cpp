@@ -7,8 +7,8 @@
 #include <mutex>
 #include <thread>
 
-#include "config/config.hpp"
-#include "http/munge_credential.hpp"
+#include "util/listen_address.hpp"
+#include "munge/munge_credential.hpp"
 #include "metrics/gpu_metrics.hpp"
 #include "node_drain.hpp"
 #include "slurm/libslurm_client.hpp"

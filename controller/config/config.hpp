@@ -7,6 +7,7 @@
 #include <string>
 
 #include "autoresume/result.hpp"
+#include "util/listen_address.hpp"
 #include "util/log.hpp"
 
 namespace autoresume {
@@ -54,8 +55,6 @@ Result<Config> parse_config(const std::string& text, const std::string& path);
 // Reads and parses the file; a missing file is an error.
 Result<Config> load_config(const std::string& path);
 
-// "127.0.0.1:6828" -> host, port; an error names what was expected.
-Result<std::pair<std::string, int>> parse_listen_address(const std::string& value);
 
 // "30s", "500ms", "2m", "1h", or a bare number of seconds.
 Result<std::chrono::milliseconds> parse_duration(const std::string& value);

@@ -3,7 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
-#include "http/munge_credential.hpp"
+#include "munge/munge_credential.hpp"
 #include "recovery/node_lifecycle.hpp"
 
 namespace autoresume {

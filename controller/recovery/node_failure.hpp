@@ -7,13 +7,10 @@
 #include <optional>
 #include <string>
 
+#include "autoresume/reasons.hpp"
 #include "model/cluster.hpp"
 
 namespace autoresume {
-
-inline constexpr const char* kReasonPrefix = "autoresume:";
-inline constexpr const char* kActionReplace = "Action:Replace";
-inline constexpr const char* kActionReboot = "Action:Reboot";
 
 enum class FailureSource {
   AutoResume,   // our reason or the agent's

@@ -17,7 +17,7 @@
 
 #include "engine/controller.hpp"
 #include "http/api.hpp"
-#include "http/munge_credential.hpp"
+#include "munge/munge_credential.hpp"
 #include "http/server.hpp"
 #include "slurm/fake_slurm.hpp"
 

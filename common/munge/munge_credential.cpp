@@ -1,4 +1,4 @@
-#include "http/munge_credential.hpp"
+#include "munge/munge_credential.hpp"
 
 #include <munge.h>
 
