@@ -61,7 +61,9 @@ DiskRule parse_disk_rule(const std::string& spec) {
   }
 }
 
-// --drain: on a fail verdict, drain this node through Slurm (never for a warn, never over another's reason).
+// --drain: on a fail verdict of a hardware check, drain this node through Slurm (never for a warn, never over
+// another's reason). A host-resource fail (memory, disk) is reported and sets the exit code, but one look is no
+// reason to drain: `run` drains for it once it is sustained, with a resource reason.
 std::string drain_if_failed(const std::vector<CheckResult>& results, const std::string& node) {
 #ifdef AUTORESUME_AGENT_SLURM
   std::string reason = drain_reason(results);
@@ -147,13 +149,18 @@ int main(int argc, char** argv) {
 #ifdef AUTORESUME_AGENT_SLURM
   RunSettings run;
   run.node = node;
-  double interval_s = 1, temp_for_s = 30, heartbeat_s = 1;
+  double interval_s = 1, temp_for_s = 30, heartbeat_s = 1, resource_for_s = 60;
   std::vector<unsigned long long> xids;
   auto* daemon = app.add_subcommand("run", "the daemon: poll and watch XID events, drain on a fail verdict, heartbeats, /metrics");
   daemon->fallthrough();
   daemon->add_option("--interval", interval_s, "seconds between polls")->capture_default_str()->check(CLI::Range(0.05, 3600.0));
   daemon->add_option("--gpu-temp-max", t.gpu_temp_max, "fail above this GPU temperature (C) ...")->capture_default_str();
   daemon->add_option("--gpu-temp-for", temp_for_s, "... once it lasted this many seconds")->capture_default_str()->check(CLI::Range(0.0, 86400.0));
+  daemon->add_option("--resource-for", resource_for_s,
+                     "a memory or disk shortage drains (reason \"autoresume: resource: ...\", no replacement; undrained "
+                     "when it clears) once it lasted this many seconds")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 86400.0));
   daemon->add_option("--xid", xids, "critical XID numbers (repeatable; default: 48 63 64 74 79 92 94 95 119 120)");
   auto* dexp = daemon->add_option("--expected-gpus", expected, "fail unless exactly this many GPUs are seen");
   daemon->add_option("--disk", disks, "PATH:SIZE, fail when PATH has less free space (repeatable)");
@@ -182,6 +189,7 @@ int main(int argc, char** argv) {
     }
     run.watch.thresholds = t;
     run.watch.temp_for = std::chrono::milliseconds(static_cast<long long>(temp_for_s * 1000));
+    run.watch.resource_for = std::chrono::milliseconds(static_cast<long long>(resource_for_s * 1000));
     if (!xids.empty()) run.watch.critical_xids = std::set<unsigned long long>(xids.begin(), xids.end());
     run.interval = std::chrono::milliseconds(static_cast<long long>(interval_s * 1000));
     run.heartbeat_interval = std::chrono::milliseconds(static_cast<long long>(heartbeat_s * 1000));

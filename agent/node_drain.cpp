@@ -6,8 +6,26 @@ namespace autoresume::agent {
 
 std::string drain_reason(const std::vector<CheckResult>& results) {
   for (const auto& r : results)
-    if (r.verdict == Verdict::Fail) return std::string(kReasonPrefix) + " " + r.name + ": " + r.detail;
+    if (r.verdict == Verdict::Fail && !r.resource) return std::string(kReasonPrefix) + " " + r.name + ": " + r.detail;
   return "";
+}
+
+std::string resource_drain_reason(const std::vector<CheckResult>& results) {
+  for (const auto& r : results)
+    if (r.verdict == Verdict::Fail && r.resource) return std::string(kResourceReasonPrefix) + " " + r.name + ": " + r.detail;
+  return "";
+}
+
+std::string undrain_resource(SlurmClient& slurm, const std::string& node) {
+  auto nodes = slurm.load_nodes();
+  if (!nodes) return "not undrained: " + nodes.error().message;
+  for (const Node& n : *nodes) {
+    if (n.name != node) continue;
+    if (!n.drain || n.down() || n.fail || reason_class(n.reason) != ReasonClass::Resource) return "";
+    auto s = slurm.resume_node(node);
+    return s ? "undrained " + node + " (was: " + n.reason + ")" : "not undrained: " + s.error().message;
+  }
+  return "not undrained: no node \"" + node + "\" in Slurm";
 }
 
 std::string drain_own_node(SlurmClient& slurm, const std::string& node, const std::string& reason) {

@@ -10,9 +10,15 @@
 
 namespace autoresume::agent {
 
-// "autoresume: gpu0:temperature: 34 C (max 29 C)" for the first failing check; empty when none failed (a warn
-// never drains).
+// "autoresume: gpu0:temperature: 34 C (max 29 C)" for the first failing hardware check; empty when none failed (a
+// warn never drains).
 std::string drain_reason(const std::vector<CheckResult>& results);
+// "autoresume: resource: memory: 100 MiB available (min 512 MiB)" for the first failing host-resource check.
+std::string resource_drain_reason(const std::vector<CheckResult>& results);
+
+// Resumes `node` if it is drained with a resource reason (auto-resume's, include/autoresume/reasons.hpp): the
+// condition cleared. Any other reason is left alone. Returns what it did, empty when there was nothing to do.
+std::string undrain_resource(SlurmClient& slurm, const std::string& node);
 
 // Drains `node` with `reason` unless it is already drained or down for a reason that is not ours (an admin's or
 // Slurm's: never overwritten) or already carries ours. Returns what it did, for the log.

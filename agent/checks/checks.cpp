@@ -160,18 +160,18 @@ std::vector<CheckResult> host_checks(const Thresholds& t) {
   for (const auto& d : t.disks) {
     struct statvfs s {};
     if (statvfs(d.path.c_str(), &s) != 0) {
-      out.push_back({"disk:" + d.path, Verdict::Fail, "cannot stat " + d.path});
+      out.push_back({"disk:" + d.path, Verdict::Fail, "cannot stat " + d.path, true});
       continue;
     }
     uint64_t free = static_cast<uint64_t>(s.f_bavail) * s.f_frsize;
     out.push_back({"disk:" + d.path, free < d.min_free_bytes ? Verdict::Fail : Verdict::Ok,
-                   human_bytes(free) + " free (min " + human_bytes(d.min_free_bytes) + ")"});
+                   human_bytes(free) + " free (min " + human_bytes(d.min_free_bytes) + ")", true});
   }
   auto avail = mem_available();
-  if (!avail) out.push_back({"memory", Verdict::NotApplicable, "no MemAvailable in /proc/meminfo"});
+  if (!avail) out.push_back({"memory", Verdict::NotApplicable, "no MemAvailable in /proc/meminfo", true});
   else
     out.push_back({"memory", *avail < t.min_memory_available ? Verdict::Fail : Verdict::Ok,
-                   human_bytes(*avail) + " available (min " + human_bytes(t.min_memory_available) + ")"});
+                   human_bytes(*avail) + " available (min " + human_bytes(t.min_memory_available) + ")", true});
   return out;
 }
 

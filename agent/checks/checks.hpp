@@ -19,6 +19,7 @@ struct CheckResult {
   std::string name;
   Verdict verdict;
   std::string detail;
+  bool resource = false;  // a host-resource check (memory, disk): its fail is a resource drain, never hardware
 };
 
 struct DiskRule {

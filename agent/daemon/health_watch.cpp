@@ -67,6 +67,21 @@ std::vector<CheckResult> HealthWatch::poll(std::chrono::steady_clock::time_point
   for (const auto& [gpu, xid] : critical_xid_)
     results.push_back({"gpu" + std::to_string(gpu), Verdict::Fail, "xid " + std::to_string(xid)});
   auto host = host_checks(settings_.thresholds);
+  for (auto& r : host) {
+    if (!r.resource || r.verdict != Verdict::Fail) {
+      short_since_.erase(r.name);
+      continue;
+    }
+    auto since = short_since_.emplace(r.name, now).first->second;
+    auto lasted = std::chrono::duration_cast<std::chrono::milliseconds>(now - since);
+    if (lasted < settings_.resource_for) {
+      r.verdict = Verdict::Warn;
+      r.detail += ", for " + std::to_string(lasted.count() / 1000) + " s of " +
+                  std::to_string(settings_.resource_for.count() / 1000) + " s";
+    } else {
+      r.detail += " for " + std::to_string(lasted.count() / 1000) + " s";
+    }
+  }
   results.insert(results.end(), host.begin(), host.end());
   return results;
 }

@@ -1,5 +1,6 @@
 // What `autoresume-agent run` adds to the one-shot checks: time. A temperature above GpuTempMax fails only once it
-// has lasted GpuTempFor (a short spike is a warn); critical XIDs arrive through NVML's event set between polls,
+// has lasted GpuTempFor (a short spike is a warn), and a host-resource shortage only once it has lasted
+// resource_for; critical XIDs arrive through NVML's event set between polls,
 // and one whose number is in the configured set fails its GPU for as long as the agent runs (the node is drained
 // and replaced: a fresh agent starts clean). No Slurm and no network here: this builds on GPU machines too.
 #pragma once
@@ -23,6 +24,9 @@ inline const std::set<unsigned long long> kDefaultCriticalXids = {48, 63, 64, 74
 struct WatchSettings {
   Thresholds thresholds;
   std::chrono::milliseconds temp_for{std::chrono::seconds(30)};  // GpuTempFor
+  // A host-resource check (memory, disk) fails only once its condition has lasted this long (a job that uses the
+  // memory it asked for, a burst of output): before, it is a warn.
+  std::chrono::milliseconds resource_for{std::chrono::seconds(60)};
   std::set<unsigned long long> critical_xids = kDefaultCriticalXids;
 };
 
@@ -54,6 +58,7 @@ class HealthWatch {
   nvml::EventSet events_ = nullptr;
   std::map<std::string, unsigned> uuid_to_index_;
   std::map<unsigned, std::chrono::steady_clock::time_point> hot_since_;
+  std::map<std::string, std::chrono::steady_clock::time_point> short_since_;  // resource check -> failing since
   std::map<unsigned, unsigned long long> last_xid_;      // gpu -> last XID (any)
   std::map<unsigned, unsigned long long> critical_xid_;  // gpu -> the critical XID that failed it
   std::vector<GpuReading> readings_;

@@ -9,6 +9,7 @@
 
 #include "util/listen_address.hpp"
 #include "munge/munge_credential.hpp"
+#include "autoresume/reasons.hpp"
 #include "metrics/gpu_metrics.hpp"
 #include "node_drain.hpp"
 #include "slurm/libslurm_client.hpp"
@@ -96,6 +97,7 @@ int run_daemon(const std::string& nvml_lib, const RunSettings& s, const std::ato
   if (!s.controller_url.empty()) heartbeat_thread = std::thread([&] { heartbeats(s, stopping); });
 
   std::string drained;  // the reason we last drained with
+  bool check_resource_drain = true;  // on start too: a restarted agent undrains what a previous one left
   while (!stopping) {
     auto now = std::chrono::steady_clock::now();
     auto results = watch.poll(now);
@@ -106,10 +108,20 @@ int run_daemon(const std::string& nvml_lib, const RunSettings& s, const std::ato
       latest.last_xid = watch.last_xid();
     }
     std::string reason = drain_reason(results);
+    if (reason.empty()) reason = resource_drain_reason(results);
+    bool short_of_resources = false;
+    for (const auto& r : results) short_of_resources |= r.resource && r.verdict != Verdict::Ok && r.verdict != Verdict::NotApplicable;
+    if (reason.empty() && !short_of_resources && check_resource_drain) {
+      // Every resource check is fine again: a resource drain of ours is lifted (never anyone else's reason).
+      std::string what = undrain_resource(slurm, s.node);
+      if (!what.empty()) log(LogLevel::Info, "resource_cleared", {{"node", s.node}, {"undrain", what}});
+      if (what.rfind("not ", 0) != 0) check_resource_drain = false, drained.clear();
+    }
     if (!reason.empty() && reason != drained) {
       std::string what = drain_own_node(slurm, s.node, reason);
       log(LogLevel::Warning, "unhealthy", {{"node", s.node}, {"reason", reason}, {"drain", what}});
       if (what.rfind("drained ", 0) == 0 || what.rfind("already drained", 0) == 0) drained = reason;
+      check_resource_drain |= reason_class(reason) == ReasonClass::Resource;
       if (!s.controller_url.empty()) post(s, "/v1/wake");
     }
     // Until the next poll, XID events: one arriving ends the wait, so it is acted on within milliseconds.

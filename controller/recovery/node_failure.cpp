@@ -27,6 +27,12 @@ std::optional<NodeFailure> classify_node(const Node& n) {
   // controller returned to service still carries its old `autoresume:` words while it runs jobs.
   if (!n.out_of_service()) return std::nullopt;
   bool alive = !n.down() && !n.not_responding;
+  // The agent's resource drain (sustained memory or disk pressure) is not a failure: nothing to requeue or
+  // replace, and the agent undrains it. A node that also died is Slurm's verdict below.
+  if (reason_class(n.reason) == ReasonClass::Resource) {
+    if (!n.down() && !n.fail) return std::nullopt;
+    return NodeFailure{FailureSource::Slurm, "slurmd not responding", false};
+  }
   if (starts_with(n.reason, kReasonPrefix)) {
     std::string cause = n.reason.substr(std::string_view(kReasonPrefix).size());
     if (!cause.empty() && cause[0] == ' ') cause.erase(0, 1);
@@ -42,7 +48,7 @@ std::optional<NodeFailure> classify_node(const Node& n) {
 
 bool is_admin_owned(const Node& n) {
   if (!n.out_of_service()) return false;
-  if (starts_with(n.reason, kReasonPrefix) || n.reason == kActionReplace || n.reason == kActionReboot) return false;
+  if (reason_class(n.reason) != ReasonClass::Foreign) return false;
   return !is_slurm_reason(n.reason);
 }
 

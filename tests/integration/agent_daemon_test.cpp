@@ -119,3 +119,36 @@ TEST_CASE("(agent run) Prometheus scrapes every agent, promtool accepts agent an
     CHECK(check.rc == 0);
   }
 }
+
+// A job that fills a disk or uses its memory is not a broken node: a sustained shortage drains with a resource
+// reason (no new jobs there), the running auto-resume job is left alone, nothing is replaced, and the agent lifts
+// its drain once the shortage is gone. Here the shortage is a threshold no disk meets; "gone" is the agent
+// restarted without it.
+TEST_CASE("(agent run) a sustained disk shortage drains as a resource: no requeue, no replacement, undrained after",
+          "[agent-run][resource]") {
+  const std::string name = "agent-resource";
+  ResumeCluster rc(name, {"BreakerSettle=0s", replace_program(name)}, "", 2);
+  uint32_t id = rc.submit_counter("--auto-resume=1", 60);
+  rc.wait_running(id);
+  std::string disk = " --agent-arg=--disk --agent-arg=" + rc.c.work_dir() + ":100000G --agent-arg=--resource-for --agent-arg=3";
+  start_agents(rc.c, disk);
+  std::this_thread::sleep_for(1500ms);
+  CHECK_FALSE(rc.c.node("n1").drain);  // a shortage shorter than --resource-for: a warn
+  REQUIRE(wait_until(15s, [&] { return rc.c.node("n1").drain && rc.c.node("n2").drain; }));
+  CHECK(rc.c.node("n1").reason.rfind("autoresume: resource: disk:" + rc.c.work_dir() + ": ", 0) == 0);
+  std::this_thread::sleep_for(3s);  // ticks of the controller with both nodes drained
+  Job j = rc.c.job(id);
+  CHECK(j.state == JobState::Running);
+  CHECK(j.restart_count == 0);
+  CHECK(rc.actions("requeue").empty());
+  CHECK(rc.actions("replace").empty());
+  CHECK(rc.events("node_failed").empty());
+
+  run("kill " + trim(read_file(rc.c.dir() + "/run/agent-n1.pid")));
+  REQUIRE(wait_until(10s, [&] { return run("kill -0 " + trim(read_file(rc.c.dir() + "/run/agent-n1.pid"))).rc != 0; }));
+  rc.c.devcluster("start-agents");  // n1's agent again, without the disk threshold
+  REQUIRE(wait_until(15s, [&] { return !rc.c.node("n1").drain; }));
+  CHECK(rc.c.node("n2").drain);  // still short there
+  CHECK(read_file(rc.c.dir() + "/log/agent-n1.log").find("event=resource_cleared") != std::string::npos);
+  rc.c.sh("scancel " + std::to_string(id));
+}

@@ -86,7 +86,7 @@ TEST_CASE("(d) Action:Replace by an admin under an auto-resume job: requeued and
   }));
   auto nodes = rc.c.job(id).nodes;
   CHECK(std::count(nodes.begin(), nodes.end(), node) == 0);
-  CHECK(rc.c.node(node).reason == "Action:Replace");
+  CHECK(rc.c.node(node).reason == "autoresume: admin Action:Replace");  // the request, taken over
   REQUIRE(wait_until(60s, [&] { return rc.c.job(id).state == JobState::Completed; }));
   check_steps_resumed_once(rc.steps_log(), read_file(rc.c.work_dir() + "/counter.out"), 30);
   CHECK(rc.actions("requeue").size() == 1);

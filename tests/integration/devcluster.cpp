@@ -84,8 +84,17 @@ uint32_t DevCluster::sbatch_as(const std::string& command) const {
   return static_cast<uint32_t>(std::stoul(m[1]));
 }
 
+namespace {
+// This build's daemons, for devcluster (which defaults to build/): a build for another Slurm lives elsewhere. Also
+// in the controller's environment, whose replace program (devcluster replace-node) restarts a node's agent.
+std::string this_builds_binaries() {
+  return "AUTORESUMED=" + binary_dir() + "/controller/autoresumed AUTORESUME_AGENT=" + binary_dir() +
+         "/agent/autoresume-agent FAKE_NVML=" + AUTORESUME_FAKE_NVML + " ";
+}
+}  // namespace
+
 void DevCluster::devcluster(const std::string& subcommand) const {
-  auto r = run(source_dir() + "/scripts/devcluster " + subcommand + " --dir " + dir_);
+  auto r = run(this_builds_binaries() + source_dir() + "/scripts/devcluster " + subcommand + " --dir " + dir_);
   INFO("devcluster " << subcommand << "\n" << r.out);
   REQUIRE(r.rc == 0);
 }
@@ -93,7 +102,7 @@ void DevCluster::devcluster(const std::string& subcommand) const {
 void DevCluster::start_controller(const std::vector<std::string>& conf, const std::string& env) const {
   std::string cmd = env + " " + source_dir() + "/scripts/devcluster start-controller --dir " + dir_;
   for (const auto& line : conf) cmd += " --controller-conf '" + line + "'";
-  auto r = run("AUTORESUMED=" + binary_dir() + "/controller/autoresumed " + cmd);
+  auto r = run(this_builds_binaries() + cmd);
   INFO(cmd << "\n" << r.out);
   REQUIRE(r.rc == 0);
 }

@@ -6,7 +6,9 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "autoresume/reasons.hpp"
 #include "daemon/health_watch.hpp"
+#include "node_drain.hpp"
 
 using namespace autoresume;
 using namespace autoresume::agent;
@@ -110,4 +112,26 @@ TEST_CASE("watch: the critical set is configurable, and no NVML means no events 
   CHECK_FALSE(none.events_available());
   CHECK_FALSE(none.wait_xid(10ms));
   CHECK(none.poll(std::chrono::steady_clock::now()).size() >= 1);  // gpu_count n/a
+}
+
+TEST_CASE("watch: a host-resource shortage is a warn until it lasts, then a resource fail that never drains as hardware",
+          "[agent][watch][resource]") {
+  FakeState state;
+  state.write(40);
+  auto lib = nvml::Library::load(AUTORESUME_FAKE_NVML);
+  WatchSettings s;
+  s.resource_for = 10s;
+  s.thresholds.disks.push_back({"/", ~0ull});  // no disk has this much free
+  HealthWatch watch(*lib, s);
+  auto t0 = std::chrono::steady_clock::now();
+  auto first = watch.poll(t0);
+  CHECK(find(first, "disk:/").verdict == Verdict::Warn);
+  CHECK(find(first, "disk:/").resource);
+  CHECK(resource_drain_reason(first).empty());
+  auto later = watch.poll(t0 + 10s);
+  CHECK(find(later, "disk:/").verdict == Verdict::Fail);
+  CHECK(drain_reason(later).empty());  // not a hardware reason: nothing to replace
+  CHECK(resource_drain_reason(later).rfind("autoresume: resource: disk:/: ", 0) == 0);
+  CHECK(reason_class(resource_drain_reason(later)) == ReasonClass::Resource);
+  CHECK_FALSE(find(later, "gpu0:temperature").resource);
 }

@@ -96,3 +96,24 @@ TEST_CASE("one out-of-service predicate: DRAIN, FAIL and DOWN, not NOT_RESPONDIN
   n.reason = "Action:Replace";
   CHECK_FALSE(classify_node(n));
 }
+
+TEST_CASE("reason classes: hardware, resource, admin, foreign, from one place", "[nodes][resource]") {
+  CHECK(reason_class("autoresume: gpu0: xid 79") == ReasonClass::Hardware);
+  CHECK(reason_class("autoresume: resource: memory: 100 MiB available (min 512 MiB) for 60 s") == ReasonClass::Resource);
+  CHECK(reason_class("Action:Replace") == ReasonClass::Admin);
+  CHECK(reason_class("Action:Reboot") == ReasonClass::Admin);
+  CHECK(reason_class("action:replace") == ReasonClass::Foreign);
+  CHECK(reason_class("maintenance: new PSU") == ReasonClass::Foreign);
+  // A resource drain is no failure and no admin's: the controller neither replaces the node nor leaves it alone as
+  // a person's; a resource-drained node that also died is Slurm's verdict.
+  Node n;
+  n.base = NodeBase::Mixed;
+  n.drain = true;
+  n.reason = "autoresume: resource: disk:/tmp: 1 GiB free (min 10 GiB) for 60 s";
+  CHECK_FALSE(classify_node(n));
+  CHECK_FALSE(is_admin_owned(n));
+  n.base = NodeBase::Down;
+  auto f = classify_node(n);
+  REQUIRE(f);
+  CHECK(f->source == FailureSource::Slurm);
+}
