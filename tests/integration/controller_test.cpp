@@ -213,7 +213,12 @@ TEST_CASE("(breaker) two of four nodes killed at once open the breaker: nothing 
     Job k = rc.c.job(second);
     return k.state == JobState::Running && k.restart_count == 1;
   }));
-  CHECK(rc.c.job(second).nodes.at(0) != node);
+  // Elsewhere, or on its own node once that was replaced and returned (an admin's request waits no BreakerSettle).
+  if (rc.c.job(second).nodes.at(0) == node) {
+    bool returned = false;
+    for (const auto& e : rc.events("node_returned")) returned |= e.subject == node;
+    CHECK(returned);
+  }
   CHECK(rc.events("breaker_reset").size() == 1);
   CHECK(rc.events("breaker_tripped").size() == 1);  // failures from before the reset do not trip it again
   // ... and the node lifecycles go on: the two killed nodes and the Action:Replace one are replaced.
