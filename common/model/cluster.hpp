@@ -54,6 +54,7 @@ struct Job {
   std::string batch_host;
   uint32_t num_nodes = 0;
   std::string partition;
+  std::string reservation;
   std::string admin_comment;
   uint32_t restart_count = 0;
   bool requeue_allowed = false;

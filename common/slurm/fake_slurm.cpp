@@ -200,6 +200,8 @@ Result<uint32_t> FakeSlurm::submit_validation_job(const ValidationJobSpec& spec)
   j.nodes = {spec.node};
   j.num_nodes = 1;
   j.partition = spec.partition;
+  j.reservation = spec.reservation;
+  j.user_id = 0;
   j.batch = true;
   j.submit_time = std::time(nullptr);
   return id;

@@ -92,6 +92,7 @@ Job to_job(const slurm_job_info_t& j) {
   out.batch_host = str(j.batch_host);
   out.num_nodes = j.num_nodes;
   out.partition = str(j.partition);
+  out.reservation = str(j.resv_name);
   out.admin_comment = str(j.admin_comment);
   out.restart_count = j.restart_cnt;
   out.requeue_allowed = j.requeue != 0;

@@ -51,6 +51,7 @@ Setter seconds_key(std::chrono::seconds Config::*field) {
   return [=](Config& c, const std::string& v) -> std::optional<std::string> {
     auto d = parse_duration(v);
     if (!d) return d.error().message;
+    if (d->count() % 1000 != 0) return "expected whole seconds (like 30s or 2m), got \"" + v + "\"";
     c.*field = std::chrono::duration_cast<std::chrono::seconds>(*d);
     return std::nullopt;
   };
@@ -208,6 +209,8 @@ Result<std::chrono::milliseconds> parse_duration(const std::string& value) {
   }
   auto n = parse_integer(digits);
   if (!n || *n < 0) return Error{0, "expected a duration like 30s, 500ms, 2m or 1h, got \"" + value + "\""};
+  constexpr long long kYearMs = 366LL * 24 * 3600 * 1000;
+  if (*n > kYearMs / scale) return Error{0, "expected a duration of at most a year, got \"" + value + "\""};
   return std::chrono::milliseconds(*n * scale);
 }
 
@@ -215,10 +218,16 @@ Result<Config> parse_config(const std::string& text, const std::string& path) {
   Config c;
   std::istringstream in(text);
   std::string raw;
+  std::map<std::string, int> seen;  // key -> the line that set it
   for (int line = 1; std::getline(in, raw); ++line) {
-    std::string s = trim(raw.substr(0, raw.find('#')));
-    if (s.empty()) continue;
     auto where = path + ":" + std::to_string(line) + ": ";
+    // A comment starts a line or follows a space ("StateDir=/srv/ar  # note"); a '#' inside a value is refused
+    // rather than silently cutting it ("NotifyProgram=/opt/x#1" would run /opt/x).
+    size_t hash = raw.find('#');
+    if (hash != std::string::npos && hash > 0 && raw[hash - 1] != ' ' && raw[hash - 1] != '\t')
+      return Error{0, where + "'#' inside a value (a comment needs a space before it): \"" + trim(raw) + "\""};
+    std::string s = trim(raw.substr(0, hash));
+    if (s.empty()) continue;
     auto eq = s.find('=');
     if (eq == std::string::npos) return Error{0, where + "expected Key=Value, got \"" + s + "\""};
     std::string key = trim(s.substr(0, eq));
@@ -226,6 +235,8 @@ Result<Config> parse_config(const std::string& text, const std::string& path) {
     auto it = keys().find(key);
     if (it == keys().end())
       return Error{0, where + "unknown key \"" + key + "\" (known: " + known_keys() + ")"};
+    if (auto [first, fresh] = seen.emplace(key, line); !fresh)
+      return Error{0, where + key + " is set again (first on line " + std::to_string(first->second) + ")"};
     if (auto err = it->second(c, value)) return Error{0, where + key + "=" + value + ": " + *err};
   }
   return c;

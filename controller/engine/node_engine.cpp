@@ -11,13 +11,18 @@ namespace {
 
 constexpr const char* kReplaceFailuresKey = "replace_failures_in_a_row";
 
+// After a crash between the submit and the journal, the job is found by what only the controller's own
+// validation job has together: its name, root as its user, the controller's reservation, submitted after the
+// journaled start. A user's job named autoresume-validate-NODE is none of these (it cannot run as root, nor in a
+// reservation whose only user is root).
+bool is_our_validation_job(const Job& j, const NodeRecord& r) {
+  return r.validation_started != 0 && j.name == validation_job_name(r.name) && j.user_id == 0 &&
+         j.reservation == validation_reservation_name(r.name) && static_cast<double>(j.submit_time) + 1 >= r.validation_started;
+}
+
 const Job* find_validation_job(const std::vector<Job>& jobs, const NodeRecord& r) {
-  for (const Job& j : jobs) {
-    if (r.validation_job != 0 ? j.id == r.validation_job
-                              : (r.validation_started != 0 && j.name == validation_job_name(r.name) &&
-                                 static_cast<double>(j.submit_time) + 1 >= r.validation_started))
-      return &j;
-  }
+  for (const Job& j : jobs)
+    if (r.validation_job != 0 ? j.id == r.validation_job : is_our_validation_job(j, r)) return &j;
   return nullptr;
 }
 

@@ -1,6 +1,7 @@
 #include "http/api.hpp"
 
 #include <nlohmann/json.hpp>
+#include <cstdint>
 #include <regex>
 
 #include "munge/munge_credential.hpp"
@@ -167,8 +168,9 @@ ApiResponse Api::get(const ApiRequest& r, const Caller& who) {
   }
   if (parts.size() == 3 && parts[1] == "jobs") {
     uint32_t id = 0;
-    if (!std::regex_match(parts[2], std::regex("[0-9]{1,10}")) || (id = static_cast<uint32_t>(std::stoull(parts[2]))) == 0)
-      return error_response(400, "bad job id \"" + parts[2] + "\": expected a positive integer");
+    if (!std::regex_match(parts[2], std::regex("[0-9]{1,10}")) || std::stoull(parts[2]) > UINT32_MAX ||
+        (id = static_cast<uint32_t>(std::stoull(parts[2]))) == 0)
+      return error_response(400, "bad job id \"" + parts[2] + "\": expected a Slurm job id, 1 to 4294967295");
     auto it = s->job_records.find(id);
     if (it == s->job_records.end()) return error_response(404, "job " + parts[2] + " is not under auto-resume (or no longer known)");
     if (restricted && !owns(*s, id, who.uid)) return error_response(403, "job " + parts[2] + " is not yours");

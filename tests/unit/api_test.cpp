@@ -168,6 +168,11 @@ TEST_CASE("api: bad paths, verbs, ids and bodies are refused with a reason and c
   CHECK(w.call("PUT", "/v1/nodes/n2/replace").status == 405);
   CHECK(w.call("GET", "/v1/jobs/abc").status == 400);
   CHECK(w.call("GET", "/v1/jobs/0").status == 400);
+  // Past a Slurm job id (uint32): refused, not wrapped around to job 3.
+  auto wrapped = w.call("GET", "/v1/jobs/4294967299");
+  CHECK(wrapped.status == 400);
+  CHECK(wrapped.body.find("1 to 4294967295") != std::string::npos);
+  CHECK(w.call("GET", "/v1/jobs/9999999999").status == 400);
   CHECK(w.call("GET", "/v1/jobs/99").status == 404);
   CHECK(w.call("GET", "/v1/events", "", "", {{"since", "-1"}}).status == 400);
   CHECK(w.call("GET", "/v1/nothing").status == 404);

@@ -57,3 +57,24 @@ TEST_CASE("a missing configuration file is an error naming it", "[config]") {
   REQUIRE_FALSE(c.ok());
   CHECK(c.error().message == "/nonexistent/autoresume.conf: cannot read the configuration file");
 }
+
+TEST_CASE("durations that overflow, fractions of a second for whole-second keys, '#' in a value, a key set twice",
+          "[config][security]") {
+  struct Case { const char* text; const char* message; };
+  for (auto [text, message] : {
+           Case{"PollInterval=9223372036854775807h",
+                "a.conf:1: PollInterval=9223372036854775807h: expected a duration of at most a year, got \"9223372036854775807h\""},
+           Case{"PollInterval=400d", "a.conf:1: PollInterval=400d: expected a duration like 30s, 500ms, 2m or 1h, got \"400d\""},
+           Case{"DrainTimeout=500ms", "a.conf:1: DrainTimeout=500ms: expected whole seconds (like 30s or 2m), got \"500ms\""},
+           Case{"NotifyProgram=/opt/notify#1", "a.conf:1: '#' inside a value (a comment needs a space before it): \"NotifyProgram=/opt/notify#1\""},
+           Case{"PollInterval=1s\nStateDir=/srv/a\nPollInterval=2s",
+                "a.conf:3: PollInterval is set again (first on line 1)"},
+       }) {
+    INFO(text);
+    auto c = parse_config(text, "a.conf");
+    REQUIRE_FALSE(c.ok());
+    CHECK(c.error().message == message);
+  }
+  auto fine = parse_config("# a comment\nDrainTimeout=2m   # and one after a value\n", "a.conf");
+  REQUIRE(fine.ok());
+}

@@ -263,6 +263,27 @@ TEST_CASE("lifecycle: a restart between submit and journal finds the validation 
   CHECK(c.phase("n2") == NodePhase::Healthy);
 }
 
+TEST_CASE("lifecycle: after a crash, a user's job with the validation job's name is not taken for it",
+          "[lifecycle][restart][security]") {
+  Cluster c;
+  c.until_validation_submitted("n2");
+  NodeRecord lost = c.record("n2");
+  uint32_t ours = lost.validation_job;
+  lost.validation_job = 0;
+  c.store->save_node(lost);
+  // A user's job of the same name, submitted after, and already finished with exit 0: it must not pass n2.
+  Job& decoy = c.slurm.add_job(900, {"n1"});
+  decoy.name = validation_job_name("n2");
+  decoy.user_id = 1000;
+  decoy.state = JobState::Completed;
+  decoy.submit_time = std::time(nullptr) + 5;
+  c.slurm.jobs.erase(ours);  // and ours is gone too (purged): nothing may be mistaken for it
+  c.restart();
+  c.tick();
+  CHECK(c.record("n2").validation_job != 900);
+  CHECK(c.phase("n2") != NodePhase::Healthy);
+}
+
 TEST_CASE("lifecycle: an admin drain is theirs, an admin reservation is never touched", "[lifecycle]") {
   Cluster c;
   c.slurm.nodes["n1"].drain = true;
