@@ -53,11 +53,18 @@ void wait_next_tick(CommandQueue& commands, Controller& controller, Store& store
     bool woken = commands.wait_for(std::min(left, std::chrono::milliseconds(100)));  // an agent saw a fault
     auto queued = commands.take();
     for (auto& cmd : queued) {
-      if (cmd->verb == "breaker_reset") {
-        Breaker::reset(store, "API (" + cmd->by + ")");
-        cmd->done.set_value(std::string("closed"));
-      } else {
-        cmd->done.set_value(controller.node_command(cmd->verb, cmd->node, cmd->by));
+      // A state database error here answers the waiting request (500 with the reason) before it goes up to
+      // main's handler: the client never sees a dropped connection.
+      try {
+        if (cmd->verb == "breaker_reset") {
+          Breaker::reset(store, "API (" + cmd->by + ")");
+          cmd->done.set_value(std::string("closed"));
+        } else {
+          cmd->done.set_value(controller.node_command(cmd->verb, cmd->node, cmd->by));
+        }
+      } catch (const std::exception& e) {
+        cmd->done.set_value(Error{500, std::string("the controller's state database failed: ") + e.what()});
+        throw;
       }
     }
     if (woken || !queued.empty()) return;
@@ -127,7 +134,12 @@ int main(int argc, char** argv) {
   controller.after_action = crash_hook();
   log(LogLevel::Info, "started", {{"version", AUTORESUME_VERSION}, {"config", config_path},
                                   {"state", config->state_dir + "/autoresume.db"}, {"pid", std::to_string(getpid())}});
-  controller.recover();
+  try {
+    controller.recover();
+  } catch (const std::exception& e) {
+    log(LogLevel::Error, "startup_failed", {{"error", e.what()}});
+    return 1;
+  }
 
   // The API's own connection to the state database (reads of the event history, from the HTTP threads).
   auto history = Store::open(config->state_dir + "/autoresume.db");
@@ -155,21 +167,24 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
+  int rc = 0;
   while (!stopping) {
     try {
       controller.tick();
+      auto snapshot = controller.snapshot();
+      metrics.update(*snapshot);
+      board.publish(std::move(snapshot));
+      wait_next_tick(commands, controller, **store, controller.next_delay());
     } catch (const std::exception& e) {
-      // A state database error: stop rather than act without a journal (systemd restarts us).
+      // A state database error (read-only or full StateDir): stop, promptly and non-zero, rather than act
+      // without a journal; systemd restarts us (Restart=on-failure).
       log(LogLevel::Error, "tick_failed", {{"error", e.what()}});
-      return 1;
+      rc = 1;
+      break;
     }
-    auto snapshot = controller.snapshot();
-    metrics.update(*snapshot);
-    board.publish(std::move(snapshot));
-    wait_next_tick(commands, controller, **store, controller.next_delay());
   }
   commands.stop();
   server.stop();
-  log(LogLevel::Info, "stopped", {});
-  return 0;
+  log(LogLevel::Info, "stopped", {{"exit", std::to_string(rc)}});
+  return rc;
 }

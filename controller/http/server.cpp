@@ -2,6 +2,9 @@
 
 #include <httplib.h>
 
+#include <chrono>
+#include <thread>
+
 #include "config/config.hpp"
 #include "util/log.hpp"
 
@@ -48,6 +51,9 @@ Status HttpServer::start(const std::string& listen_address) {
   if (!server_->bind_to_port(addr->first.c_str(), addr->second))
     return Error{0, "ListenAddress " + listen_address + ": cannot listen there (in use, or not an address of this host)"};
   thread_ = std::thread([this] { server_->listen_after_bind(); });
+  // stop() only stops a server that is already listening: wait for it, so that a daemon failing right after
+  // start (its first tick) can stop the listener and exit instead of joining a thread that never ends.
+  for (int i = 0; i < 500 && !server_->is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
   log(LogLevel::Info, "http_listening", {{"address", listen_address}});
   return ok_status();
 }

@@ -314,6 +314,23 @@ TEST_CASE("the listener: /metrics over HTTP and oversized bodies refused with 41
   server.stop();
 }
 
+// A daemon whose first tick fails stops its listener right after starting it: stop() must not wait on a thread
+// that had not begun listening yet (it then never ended; the daemon hung instead of exiting for systemd).
+TEST_CASE("the listener stops when stopped right after it started", "[api][http]") {
+  ApiWorld w;
+  for (int i = 0; i < 20; ++i) {
+    auto started = std::chrono::steady_clock::now();
+    std::thread stopper([&] {
+      HttpServer server(*w.api);
+      for (int p = 23100 + i * 5; p < 23105 + i * 5; ++p)
+        if (server.start("127.0.0.1:" + std::to_string(p))) break;
+      server.stop();
+    });
+    stopper.join();
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(5));
+  }
+}
+
 TEST_CASE("api: an agent's wake-up ends the loop's wait at once, a heartbeat is recorded for a known node", "[api]") {
   Munged munge;
   SnapshotBoard board;
