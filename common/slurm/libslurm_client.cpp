@@ -170,7 +170,7 @@ Result<std::vector<Node>> LibSlurmClient::load_nodes() {
     node_msg_ = fresh_nodes;
   } else {  // partitions changed, nodes did not: the old node message gets its partitions rewritten
     for (uint32_t i = 0; i < node_msg_->record_count; ++i) {
-      compat::slurm_xfree_ptr(&node_msg_->node_array[i].partitions);  // xmalloc'd by populate; sets it to NULL
+      compat::xfree(node_msg_->node_array[i].partitions);  // xmalloc'd by populate
     }
   }
   if (fresh_parts) {

@@ -93,13 +93,20 @@ inline const char* job_reason_string(uint32_t reason) {
   return fn ? fn(static_cast<int>(reason)) : nullptr;
 }
 
+// Frees memory libslurm xmalloc'd and sets the pointer to null. slurm_xfree_ptr is exported by libslurm but
+// declared only in its internal xmalloc.h; it takes the pointer itself (it is a list destructor), not its address.
+extern "C" void slurm_xfree_ptr(void* ptr);
+template <typename T>
+void xfree(T*& p) {
+  if (p) slurm_xfree_ptr(p);
+  p = nullptr;
+}
+
 // The name slurm_create_reservation returns: malloc'd up to 24.11 ("caller must free"), xmalloc'd in 26.05
-// ("caller must xfree"; free() aborts there). slurm_xfree_ptr is exported by libslurm but declared only in its
-// internal xmalloc.h.
-extern "C" void slurm_xfree_ptr(void* pptr);
+// ("caller must xfree"; free() aborts there).
 inline void free_reservation_name(char* name) {
 #if SLURM_VERSION_NUMBER >= SLURM_VERSION_NUM(26, 5, 0)
-  slurm_xfree_ptr(&name);
+  xfree(name);
 #else
   std::free(name);
 #endif
