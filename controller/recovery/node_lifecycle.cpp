@@ -206,7 +206,10 @@ NodeDecision decide_node(const NodeRecord& r, const NodeObservation& seen, const
   if (!seen.node) return stay(r);
   const Node& n = *seen.node;
   if (r.phase != P::Healthy && is_admin_owned(n)) {
-    // Our reservation goes first; the phase changes on the tick after, when nothing of ours is left.
+    // What is ours goes first, the replace program and the reservation; the phase changes on the tick after,
+    // when nothing of ours is left (a program left running would be unwatched, then a zombie).
+    if (r.phase == P::Replacing && seen.program && seen.program->state == ProgramState::Running)
+      return go(r.phase, NodeAction::KillProgram, "an admin took the node over");
     if (r.owns_reservation && seen.reservation_exists) return go(r.phase, NodeAction::Unreserve, "an admin took the node over");
     return go(P::Healthy, NodeAction::None, "drained by an admin: \"" + n.reason + "\"; left to them", "node_admin_override");
   }

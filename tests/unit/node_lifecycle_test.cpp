@@ -182,6 +182,23 @@ TEST_CASE("lifecycle: ReplaceTimeout kills a hung program and counts a failure",
   CHECK(c.record("n1").failures.size() == 2);
 }
 
+TEST_CASE("lifecycle: an admin taking a node over mid-replace stops and reaps the replace program", "[lifecycle]") {
+  Cluster c;
+  c.config.replace_program = "/bin/sleep 30; :";
+  c.dies("n1");
+  c.tick();  // drained
+  c.tick();  // replacing
+  int pid = c.record("n1").program_pid;
+  REQUIRE(pid > 0);
+  c.slurm.nodes["n1"].drain = true;
+  c.slurm.nodes["n1"].reason = "cable swap, ticket 99";
+  c.tick();
+  CHECK(kill(pid, 0) != 0);  // killed and reaped: no zombie left
+  c.tick();
+  CHECK(c.phase("n1") == NodePhase::Healthy);  // the node is the admin's
+  CHECK(c.slurm.nodes["n1"].reason == "cable swap, ticket 99");
+}
+
 TEST_CASE("lifecycle: replace programs failing in a row trip the breaker", "[lifecycle][breaker]") {
   Cluster c;
   c.config.replace_program = "/bin/false";
