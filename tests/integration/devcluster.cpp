@@ -102,9 +102,18 @@ void DevCluster::devcluster(const std::string& subcommand) const {
 void DevCluster::start_controller(const std::vector<std::string>& conf, const std::string& env) const {
   std::string cmd = env + " " + source_dir() + "/scripts/devcluster start-controller --dir " + dir_;
   for (const auto& line : conf) cmd += " --controller-conf '" + line + "'";
+  auto started_lines = [&] {
+    std::string log = controller_log();
+    size_t n = 0;
+    for (size_t at = log.find("event=started"); at != std::string::npos; at = log.find("event=started", at + 1)) ++n;
+    return n;
+  };
+  size_t before = started_lines();
   auto r = run(this_builds_binaries() + cmd);
   INFO(cmd << "\n" << r.out);
   REQUIRE(r.rc == 0);
+  // Up once it logged `started`: its state database exists then, so a test reading it never races its creation.
+  REQUIRE(wait_until(std::chrono::seconds(15), [&] { return started_lines() > before; }));
 }
 
 std::vector<int> DevCluster::pids() const {
