@@ -51,6 +51,7 @@ Result<Node*> FakeSlurm::node(const std::string& name) {
 
 Result<Job*> FakeSlurm::job(uint32_t id) {
   if (auto e = take_failure()) return *e;
+  if (auto failing = failing_jobs.find(id); failing != failing_jobs.end()) return failing->second;
   auto it = jobs.find(id);
   if (it == jobs.end()) return Error{kInvalidJob, "Invalid job id specified"};
   return &it->second;

@@ -18,6 +18,7 @@ class FakeSlurm final : public SlurmClient {
   std::vector<std::string> calls;  // "drain n2 autoresume: ...", "requeue 7 hold", ... in order
   std::optional<Error> fail_next;  // the next call (load or action) fails with this error
   bool unreachable = false;  // every call fails as if slurmctld did not answer
+  std::map<uint32_t, Error> failing_jobs;  // every action on these jobs fails with this error
   std::set<std::string> dead_slurmds;  // slurmd_answers() is false for these
   std::map<std::string, Reservation> reservations;
   uint32_t next_job_id = 1000;  // ids of submitted (validation) jobs

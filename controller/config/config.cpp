@@ -174,6 +174,7 @@ const std::map<std::string, Setter>& keys() {
       {"ValidationAttempts", count_key(&Config::validation_attempts)},
       {"QuarantineAfter", count_key(&Config::quarantine_after)},
       {"QuarantineWindow", seconds_key(&Config::quarantine_window)},
+      {"HistoryRetention", seconds_key(&Config::history_retention)},
       {"LogLevel",
        [](Config& c, const std::string& v) -> std::optional<std::string> {
          static const std::map<std::string, LogLevel> levels = {
@@ -196,7 +197,7 @@ std::string known_keys() {
 }  // namespace
 
 Result<std::chrono::milliseconds> parse_duration(const std::string& value) {
-  static const std::pair<const char*, long long> units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
+  static const std::pair<const char*, long long> units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
   std::string digits = value;
   long long scale = 1000;
   for (const auto& [suffix, ms] : units) {
@@ -208,7 +209,7 @@ Result<std::chrono::milliseconds> parse_duration(const std::string& value) {
     }
   }
   auto n = parse_integer(digits);
-  if (!n || *n < 0) return Error{0, "expected a duration like 30s, 500ms, 2m or 1h, got \"" + value + "\""};
+  if (!n || *n < 0) return Error{0, "expected a duration like 30s, 500ms, 2m, 1h or 30d, got \"" + value + "\""};
   constexpr long long kYearMs = 366LL * 24 * 3600 * 1000;
   if (*n > kYearMs / scale) return Error{0, "expected a duration of at most a year, got \"" + value + "\""};
   return std::chrono::milliseconds(*n * scale);

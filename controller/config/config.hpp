@@ -48,6 +48,7 @@ struct Config {
   std::string notify_program;                        // NotifyProgram: called with kind, subject, message
   int quarantine_after = 3;                          // QuarantineAfter: failures of one node ...
   std::chrono::seconds quarantine_window{86400};     // QuarantineWindow: ... within this long quarantine it
+  std::chrono::seconds history_retention{30 * 86400}; // HistoryRetention: events, actions, ended jobs kept this long
 };
 
 // Parses `text` (the contents of `path`, used in messages).
@@ -56,7 +57,7 @@ Result<Config> parse_config(const std::string& text, const std::string& path);
 Result<Config> load_config(const std::string& path);
 
 
-// "30s", "500ms", "2m", "1h", or a bare number of seconds.
+// "30s", "500ms", "2m", "1h", "30d", or a bare number of seconds.
 Result<std::chrono::milliseconds> parse_duration(const std::string& value);
 
 }  // namespace autoresume

@@ -13,9 +13,16 @@ inline constexpr std::string_view kGaveUpKey = "autoresume_gaveup=";
 
 std::string id(uint32_t job_id) { return std::to_string(job_id); }
 
-// Job ids start again when slurmctld loses its state; a restart count never goes down for one job, so a lower
-// one means another job with a reused id. (SubmitTime cannot tell: a requeue resets it.)
-bool same_job(const JobRecord& r, const Job& j) { return j.restart_count >= r.restart_seen; }
+// Job ids start again when slurmctld loses its state, and wrap at MaxJobId. A restart count never goes down for
+// one job, and its user never changes; a requeue gives it a new submit time (a new accounting record) but also a
+// higher restart count, so the submit time is compared only while the count is still the one recorded at 0.
+bool same_job(const JobRecord& r, const Job& j) {
+  if (j.restart_count < r.restart_seen) return false;
+  if (r.submit_time == 0) return true;  // a record from an older version: the restart count is all it has
+  if (j.user_id != r.user_id) return false;
+  if (j.restart_count > r.restart_seen || r.restart_seen > 0) return true;
+  return j.submit_time == r.submit_time;
+}
 
 }  // namespace
 
@@ -75,6 +82,7 @@ void Controller::tick() {
   } timer{started, last_tick_seconds_};
   if (!observe()) return;
   last_poll_ = started;
+  prune_history(started);
   handle_nodes();
   double now = unix_now();
   auto silent = silent_agents(now);
@@ -120,15 +128,35 @@ bool Controller::observe() {
 
 Status Controller::act(const std::string& kind, const std::string& target, const std::string& detail,
                        const std::function<Status()>& call) {
-  int64_t row = store_.begin_action(kind, target, detail);
+  std::string key = kind + " " + target;
+  auto failing = failing_actions_.find(key);
+  bool retry = failing != failing_actions_.end() && failing->second.detail == detail;
+  int64_t row = retry ? failing->second.row : store_.begin_action(kind, target, detail);
+  if (retry) store_.retry_action(row);
   Status s = call();
   if (s.ok() && after_action) after_action(kind);
   store_.finish_action(row, s.ok(), s.ok() ? "" : s.error().message);
-  if (s.ok())
+  if (s.ok()) {
     log(LogLevel::Info, "action", {{"action", kind}, {"target", target}, {"detail", detail}});
-  else
-    log(LogLevel::Error, "action_failed", {{"action", kind}, {"target", target}, {"error", s.error().message}});
+    failing_actions_.erase(key);
+    return s;
+  }
+  if (!retry || failing->second.error != s.error().message)
+    log(LogLevel::Error, "action_failed", {{"action", kind}, {"target", target}, {"error", s.error().message},
+                                           {"journal_id", std::to_string(row)}});
+  failing_actions_[key] = {row, detail, s.error().message};
   return s;
+}
+
+// Hourly: history older than HistoryRetention goes (the store would otherwise grow without bound).
+void Controller::prune_history(double now) {
+  if (config_.history_retention.count() == 0 || now - last_prune_ < 3600) return;
+  last_prune_ = now;
+  PruneCounts n = store_.prune(now - static_cast<double>(config_.history_retention.count()));
+  if (n.total() > 0)
+    log(LogLevel::Info, "history_pruned", {{"events", std::to_string(n.events)}, {"actions", std::to_string(n.actions)},
+                                           {"node_failures", std::to_string(n.node_failures)},
+                                           {"jobs", std::to_string(n.jobs)}});
 }
 
 void Controller::handle_nodes() {
@@ -184,8 +212,16 @@ void Controller::adopt_new_jobs() {
     if (!j.active()) continue;
     auto intent = parse_intent(j.admin_comment);
     if (!intent) continue;
+    // A job whose record is history (an exhausted job left held) is known again, not adopted with a new budget.
+    if (known == records_.end())
+      if (auto old = store_.find_job(j.id); old && same_job(*old, j)) {
+        records_[j.id] = *old;
+        continue;
+      }
     JobRecord r;
     r.job_id = j.id;
+    r.user_id = j.user_id;
+    r.submit_time = j.submit_time;
     r.max_attempts = std::min(intent->max_attempts, config_.max_attempts);
     if (intent->max_attempts > config_.max_attempts)
       log(LogLevel::Warning, "budget_capped", {{"job", id(j.id)}, {"asked", std::to_string(intent->max_attempts)},
@@ -241,6 +277,8 @@ bool Controller::step_job_once(JobRecord& r, const std::optional<Job>& job, std:
   }
   bool acted = false;
   if (job && job->state == JobState::Running) r.nodes = job->nodes;
+  if (job) r.submit_time = r.submit_time == 0 ? 0 : job->submit_time;  // renewed by a requeue
+  if (job && !job->held) r.held_by_us = false;  // released, by us or by anyone
   if (!d.failed_node.empty()) {
     r.failed_node = d.failed_node;
     r.failure_at = ctx.now;
@@ -304,11 +342,14 @@ Status Controller::run_action(JobAction action, JobRecord& r, const Job& job) {
       if (job.restart_count > r.restart_seen) return ok_status();
       return act("requeue_hold", target, "budget spent", [&] { return slurm_.requeue_job(r.job_id, true); });
     case JobAction::Hold:
+      r.held_by_us = true;  // journaled first: a crash after the hold still knows it is ours to release
+      store_.save_job(r);
       return act("hold", target, "no healthy capacity, or budget spent", [&] { return slurm_.hold_job(r.job_id); });
     case JobAction::StartNow:
-      if (job.held) {
+      if (job.held && r.held_by_us) {  // a hold its user or an admin placed is theirs to release
         Status s = act("release", target, attempt(r.attempts), [&] { return slurm_.release_job(r.job_id); });
         if (!s) return s;
+        r.held_by_us = false;
       }
       return act("start_now", target, attempt(r.attempts) + ": StartTime=now, skipping the requeue BeginTime",
                  [&] { return slurm_.start_job_now(r.job_id); });

@@ -95,6 +95,16 @@ class Controller {
   std::set<std::string> reported_silent_;  // agents reported silent on a live node (once per silence)
   bool breaker_was_open_ = false;  // to tell the observer once when it opens
   void report_breaker();
+  void prune_history(double now);
+  // An action that failed, by kind and target: retried, it reuses its journal row and is logged again only
+  // when the error changes.
+  struct FailingAction {
+    int64_t row;
+    std::string detail;
+    std::string error;
+  };
+  std::map<std::string, FailingAction> failing_actions_;
+  double last_prune_ = 0;
   double last_poll_ = 0;
   double last_tick_seconds_ = 0;
   bool reachable_ = true;

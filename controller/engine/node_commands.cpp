@@ -79,6 +79,7 @@ Status Controller::release_node(NodeRecord& r, const Node& n, const std::string&
   r.phase_since = unix_now();
   r.failures.clear();
   r.validation_failures = 0, r.validation_job = 0, r.validation_started = 0, r.program_pid = 0, r.program_started = 0;
+  r.program_start_ticks = 0;
   r.manual = false;
   return ok_status();
 }

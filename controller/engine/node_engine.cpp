@@ -84,7 +84,8 @@ NodeObservation Controller::observe_node(NodeRecord& r, const Node& n) {
       r.validation_job = j->id;  // found by name after a crash: remembered from now on
     }
   }
-  if (r.phase == NodePhase::Replacing && r.program_pid > 0) seen.program = poll_site_program(r.program_pid);
+  if (r.phase == NodePhase::Replacing && r.program_pid > 0)
+    seen.program = poll_site_program({r.program_pid, r.program_start_ticks});
   return seen;
 }
 
@@ -116,10 +117,9 @@ Status Controller::run_node_action(const NodeDecision& d, NodeRecord& r, const N
     case NodeAction::Down:
       return act("down", node, d.detail, [&] { return slurm_.down_node(node, d.detail); });
     case NodeAction::StartProgram: {
-      const std::string& command =
-          r.action == "reboot" && !config_.reboot_program.empty() ? config_.reboot_program : config_.replace_program;
+      const std::string& command = program_command(r, config_);
       r.program_started = unix_now();
-      r.program_pid = 0;
+      r.program_pid = 0, r.program_start_ticks = 0;
       if (command.empty()) {
         log(LogLevel::Info, "replace_waiting", {{"node", node}, {"why", "no program configured: waiting for its slurmd to come back"}});
         return ok_status();
@@ -129,15 +129,18 @@ Status Controller::run_node_action(const NodeDecision& d, NodeRecord& r, const N
       std::filesystem::create_directories(config_.state_dir + "/programs", ec);
       std::string log_path = config_.state_dir + "/programs/" + node + ".log";
       return act(r.action, node, command, [&]() -> Status {
-        auto pid = start_site_program(command, node, log_path);
-        if (!pid) return pid.error();
-        r.program_pid = *pid;
+        // Its identity is on disk before it runs: a crash at any point leaves no program unwatched.
+        auto started = start_site_program(command, node, log_path, [&](const ProgramId& id) {
+          r.program_pid = id.pid, r.program_start_ticks = id.start_ticks;
+          store_.save_node(r);
+        });
+        if (!started) return started.error();
         return ok_status();
       });
     }
     case NodeAction::KillProgram:
       return act("kill_program", node, std::to_string(r.program_pid), [&] {
-        kill_site_program(r.program_pid);
+        kill_site_program({r.program_pid, r.program_start_ticks});
         return ok_status();
       });
     case NodeAction::Reserve:
@@ -211,12 +214,13 @@ void Controller::apply_node_decision(const NodeDecision& d, NodeRecord& r, const
   if (d.phase == r.phase) return;
   log(LogLevel::Info, "node_phase", {{"node", r.name}, {"from", to_string(r.phase)}, {"to", to_string(d.phase)}, {"why", d.why}});
   if (observer_ && r.phase != NodePhase::Healthy) observer_->on_node_phase_left(r.phase, now - r.phase_since);
-  if (d.phase == NodePhase::Replacing) r.program_started = 0, r.program_pid = 0;
+  if (d.phase == NodePhase::Replacing) r.program_started = 0, r.program_pid = 0, r.program_start_ticks = 0;
   if (d.phase == NodePhase::Validating) r.validation_failures = 0, r.validation_job = 0, r.validation_started = 0;
   if (d.phase == NodePhase::Healthy) {
     if (r.phase == NodePhase::Quarantined) r.failures.clear();  // an admin released it: its history is forgiven
     r.manual = false;
     r.validation_failures = 0, r.validation_job = 0, r.validation_started = 0, r.program_pid = 0, r.program_started = 0;
+    r.program_start_ticks = 0;
   }
   r.phase = d.phase;
   r.phase_since = now;

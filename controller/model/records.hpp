@@ -29,6 +29,9 @@ struct JobRecord {
   unsigned attempts = 0;       // resumes after infrastructure failures so far
   JobPhase phase = JobPhase::Running;
   uint32_t restart_seen = 0;   // Slurm's restart count when we last accounted for it
+  uint32_t user_id = 0;        // with submit_time: what tells this job from a later one that reused its id
+  int64_t submit_time = 0;     // Slurm's, as last seen (a requeue renews it); 0: a record from an older version
+  bool held_by_us = false;     // the hold on it (priority 0) was placed by the controller: the only kind it releases
   std::vector<std::string> nodes;  // nodes of its latest run
   std::string failed_node;     // the node whose failure interrupted it (latest)
   double failure_at = 0;       // when that failure was seen (unix seconds)
@@ -61,6 +64,7 @@ struct NodeRecord {
   std::vector<double> failures;  // when failures began (within QuarantineWindow)
   int validation_failures = 0;   // in the current lifecycle
   int program_pid = 0;           // the replace/reboot program (a child of this process, unless restarted since)
+  uint64_t program_start_ticks = 0;  // its start time (/proc/PID/stat): with the pid, what names it after a restart
   double program_started = 0;    // 0: not started in this Replacing
   uint32_t validation_job = 0;   // 0: not submitted in this attempt
   double validation_started = 0; // when this attempt's job was submitted (a crash-orphaned one is found by name)
@@ -78,6 +82,7 @@ struct ActionRow {
   std::string detail;
   std::string state;   // intended, done, failed
   std::string error;
+  int attempts = 1;    // the same action retried tick after tick keeps one row
 };
 
 struct EventRow {

@@ -148,6 +148,7 @@ JobDecision waiting_pending(const JobRecord& r, const Job& j, const JobContext& 
     }
     return d;
   }
+  if (j.held && !r.held_by_us) return stay(r);  // held by its user or an admin: theirs to release
   if (ctx.has_capacity) return go(P::Starting, JobAction::StartNow, "pending, healthy capacity free: start now");
   return go(P::Held, j.held ? JobAction::None : JobAction::Hold, "pending, not enough healthy nodes: held");
 }
@@ -155,6 +156,7 @@ JobDecision waiting_pending(const JobRecord& r, const Job& j, const JobContext& 
 JobDecision held(const JobRecord& r, const Job& j, const JobContext& ctx) {
   if (ended(j)) return go(P::Finished, JobAction::None, std::string("ended ") + to_string(j.state) + " while held");
   if (j.state == JobState::Running) return go(P::Starting, JobAction::None, "released by someone else");
+  if (j.held && !r.held_by_us) return stay(r);  // our hold replaced by its user's or an admin's
   if (ctx.has_capacity) return go(P::Starting, JobAction::StartNow, "healthy capacity free: release and start");
   return stay(r);
 }
@@ -167,6 +169,7 @@ JobDecision starting(const JobRecord& r, const Job& j, const JobContext& ctx) {
   }
   if (ended(j)) return go(P::Finished, JobAction::None, std::string("ended ") + to_string(j.state) + " while starting");
   // Not running yet: ask again if Slurm still holds it back (held, or a BeginTime ahead) after a few seconds.
+  if (j.held && !r.held_by_us) return stay(r);  // held by its user or an admin since: theirs to release
   bool held_back = j.held || static_cast<double>(j.begin_time) > ctx.now + 1;
   if (held_back && ctx.now - r.phase_since >= 5 && ctx.has_capacity)
     return go(P::Starting, JobAction::StartNow, "still not started: start now again");

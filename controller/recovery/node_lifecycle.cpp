@@ -107,9 +107,20 @@ NodeDecision replace_failed(const std::string& why) {
   return d;
 }
 
+}  // namespace
+
+const std::string& program_command(const NodeRecord& r, const Config& config) {
+  return r.action == "reboot" && !config.reboot_program.empty() ? config.reboot_program : config.replace_program;
+}
+
+namespace {
+
 NodeDecision decide_replacing(const NodeRecord& r, const Node& n, const NodeObservation& seen, const NodeContext& ctx) {
   if (ctx.breaker_open) return stay(r);
-  if (r.program_started == 0) {
+  // Started at, but no identity recorded: the controller stopped between the two, and the program, which waits
+  // for its identity to be recorded, never ran. It is started again.
+  bool never_ran = r.program_started != 0 && r.program_pid == 0 && !program_command(r, *ctx.config).empty();
+  if (r.program_started == 0 || never_ran) {
     double failed_at = r.failures.empty() ? r.phase_since : r.failures.back();
     bool settling = !r.manual && ctx.now - failed_at < static_cast<double>(ctx.config->breaker_settle.count());
     if (settling) return stay(r);

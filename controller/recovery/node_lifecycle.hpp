@@ -72,6 +72,8 @@ bool node_transition_allowed(NodePhase from, NodePhase to);
 
 // "autoresume-<node>": the only reservations the controller creates, deletes or runs jobs in.
 std::string validation_reservation_name(const std::string& node);
+// What Replacing runs for this node: RebootProgram for a reboot when one is set, else ReplaceProgram ("": none).
+const std::string& program_command(const NodeRecord& r, const Config& config);
 std::string validation_job_name(const std::string& node);
 // Failures of `record` within QuarantineWindow of `now`, counting one beginning now if `with_new`.
 int failures_in_window(const NodeRecord& record, double now, const Config& config);

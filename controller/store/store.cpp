@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <optional>
 #include <stdexcept>
 
 #include "util/strings.hpp"
@@ -29,6 +30,13 @@ CREATE TABLE IF NOT EXISTS nodes (
   failures TEXT NOT NULL, validation_failures INTEGER NOT NULL, program_pid INTEGER NOT NULL,
   program_started REAL NOT NULL, validation_job INTEGER NOT NULL, validation_started REAL NOT NULL,
   owns_reservation INTEGER NOT NULL, manual INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS events_by_subject ON events (subject, id);
+CREATE INDEX IF NOT EXISTS events_by_time ON events (at);
+CREATE INDEX IF NOT EXISTS actions_by_state ON actions (state);
+CREATE INDEX IF NOT EXISTS actions_by_time ON actions (at);
+CREATE INDEX IF NOT EXISTS jobs_by_phase ON jobs (phase, phase_since);
+CREATE INDEX IF NOT EXISTS open_node_failures ON node_failures (node) WHERE cleared_at IS NULL;
+CREATE INDEX IF NOT EXISTS node_failures_by_time ON node_failures (cleared_at);
 )sql";
 
 std::string join_times(const std::vector<double>& times) {
@@ -80,6 +88,9 @@ class Statement {
   sqlite3_stmt* st_ = nullptr;
 };
 
+// The job phases after which a record is history (model/records.hpp: is_terminal), as an SQL list.
+constexpr const char* kTerminalPhases = "('exhausted','not_resumed','finished')";
+
 }  // namespace
 
 double unix_now() {
@@ -101,6 +112,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
     store->exec("PRAGMA journal_mode=WAL");
     store->exec("PRAGMA synchronous=FULL");  // a journaled intent must be on disk before the action is sent
     store->exec(kSchema);
+    store->migrate();
   } catch (const std::exception& e) {
     return Error{0, path + ": " + e.what()};
   }
@@ -108,6 +120,28 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
 }
 
 Store::~Store() { sqlite3_close(db_); }
+
+// Columns added since the first release: a database written by an older version gains them with their defaults.
+void Store::migrate() {
+  struct Column {
+    const char* table;
+    const char* name;
+    const char* declaration;
+  };
+  static const Column kAdded[] = {
+      {"nodes", "program_start_ticks", "INTEGER NOT NULL DEFAULT 0"},
+      {"jobs", "user_id", "INTEGER NOT NULL DEFAULT 0"},
+      {"jobs", "submit_time", "INTEGER NOT NULL DEFAULT 0"},
+      {"jobs", "held_by_us", "INTEGER NOT NULL DEFAULT 0"},
+      {"actions", "attempts", "INTEGER NOT NULL DEFAULT 1"},
+  };
+  for (const auto& c : kAdded) {
+    Statement info(db_, (std::string("SELECT 1 FROM pragma_table_info('") + c.table + "') WHERE name=?").c_str());
+    info.bind(1, std::string(c.name));
+    if (info.step()) continue;
+    exec((std::string("ALTER TABLE ") + c.table + " ADD COLUMN " + c.name + " " + c.declaration).c_str());
+  }
+}
 
 void Store::exec(const char* sql) {
   char* err = nullptr;
@@ -118,37 +152,55 @@ void Store::exec(const char* sql) {
   }
 }
 
+namespace {
+constexpr const char* kJobColumns =
+    "job_id, max_attempts, attempts, phase, restart_seen, nodes, failed_node, failure_at, phase_since, signal_at, "
+    "overdue_reported, user_id, submit_time, held_by_us";
+
+JobRecord job_row(Statement& st) {
+  JobRecord r;
+  r.job_id = static_cast<uint32_t>(st.integer(0));
+  r.max_attempts = static_cast<unsigned>(st.integer(1));
+  r.attempts = static_cast<unsigned>(st.integer(2));
+  if (!parse_job_phase(st.text(3), r.phase)) r.phase = JobPhase::Running;
+  r.restart_seen = static_cast<uint32_t>(st.integer(4));
+  r.nodes = split_commas(st.text(5));
+  r.failed_node = st.text(6);
+  r.failure_at = st.real(7);
+  r.phase_since = st.real(8);
+  r.signal_at = st.real(9);
+  r.overdue_reported = st.integer(10) != 0;
+  r.user_id = static_cast<uint32_t>(st.integer(11));
+  r.submit_time = st.integer(12);
+  r.held_by_us = st.integer(13) != 0;
+  return r;
+}
+}  // namespace
+
 std::map<uint32_t, JobRecord> Store::load_jobs() {
   std::map<uint32_t, JobRecord> out;
-  Statement st(db_,
-               "SELECT job_id, max_attempts, attempts, phase, restart_seen, nodes, failed_node, failure_at, "
-               "phase_since, signal_at, overdue_reported FROM jobs");
+  Statement st(db_, (std::string("SELECT ") + kJobColumns + " FROM jobs WHERE phase NOT IN " + kTerminalPhases).c_str());
   while (st.step()) {
-    JobRecord r;
-    r.job_id = static_cast<uint32_t>(st.integer(0));
-    r.max_attempts = static_cast<unsigned>(st.integer(1));
-    r.attempts = static_cast<unsigned>(st.integer(2));
-    if (!parse_job_phase(st.text(3), r.phase)) r.phase = JobPhase::Running;
-    r.restart_seen = static_cast<uint32_t>(st.integer(4));
-    r.nodes = split_commas(st.text(5));
-    r.failed_node = st.text(6);
-    r.failure_at = st.real(7);
-    r.phase_since = st.real(8);
-    r.signal_at = st.real(9);
-    r.overdue_reported = st.integer(10) != 0;
+    JobRecord r = job_row(st);
     out[r.job_id] = r;
   }
   return out;
 }
 
+std::optional<JobRecord> Store::find_job(uint32_t job_id) {
+  Statement st(db_, (std::string("SELECT ") + kJobColumns + " FROM jobs WHERE job_id=?").c_str());
+  st.bind(1, int64_t{job_id});
+  if (!st.step()) return std::nullopt;
+  return job_row(st);
+}
+
 void Store::save_job(const JobRecord& r) {
-  Statement st(db_,
-               "INSERT OR REPLACE INTO jobs (job_id, max_attempts, attempts, phase, restart_seen, nodes, failed_node, "
-               "failure_at, phase_since, signal_at, overdue_reported) VALUES (?,?,?,?,?,?,?,?,?,?,?)");
+  Statement st(db_, (std::string("INSERT OR REPLACE INTO jobs (") + kJobColumns + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)").c_str());
   st.bind(1, int64_t{r.job_id}).bind(2, int64_t{r.max_attempts}).bind(3, int64_t{r.attempts});
   st.bind(4, std::string(to_string(r.phase))).bind(5, int64_t{r.restart_seen}).bind(6, join_commas(r.nodes));
   st.bind(7, r.failed_node).bind(8, r.failure_at).bind(9, r.phase_since).bind(10, r.signal_at);
-  st.bind(11, int64_t{r.overdue_reported});
+  st.bind(11, int64_t{r.overdue_reported}).bind(12, int64_t{r.user_id}).bind(13, r.submit_time);
+  st.bind(14, int64_t{r.held_by_us});
   st.step();
 }
 
@@ -156,7 +208,7 @@ std::map<std::string, NodeRecord> Store::load_nodes() {
   std::map<std::string, NodeRecord> out;
   Statement st(db_,
                "SELECT name, phase, phase_since, cause, action, failures, validation_failures, program_pid, "
-               "program_started, validation_job, validation_started, owns_reservation, manual FROM nodes");
+               "program_started, validation_job, validation_started, owns_reservation, manual, program_start_ticks FROM nodes");
   while (st.step()) {
     NodeRecord r;
     r.name = st.text(0);
@@ -172,6 +224,7 @@ std::map<std::string, NodeRecord> Store::load_nodes() {
     r.validation_started = st.real(10);
     r.owns_reservation = st.integer(11) != 0;
     r.manual = st.integer(12) != 0;
+    r.program_start_ticks = static_cast<uint64_t>(st.integer(13));
     out[r.name] = r;
   }
   return out;
@@ -180,12 +233,13 @@ std::map<std::string, NodeRecord> Store::load_nodes() {
 void Store::save_node(const NodeRecord& r) {
   Statement st(db_,
                "INSERT OR REPLACE INTO nodes (name, phase, phase_since, cause, action, failures, validation_failures, "
-               "program_pid, program_started, validation_job, validation_started, owns_reservation, manual) "
-               "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)");
+               "program_pid, program_started, validation_job, validation_started, owns_reservation, manual, "
+               "program_start_ticks) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
   st.bind(1, r.name).bind(2, std::string(to_string(r.phase))).bind(3, r.phase_since).bind(4, r.cause);
   st.bind(5, r.action).bind(6, join_times(r.failures)).bind(7, int64_t{r.validation_failures});
   st.bind(8, int64_t{r.program_pid}).bind(9, r.program_started).bind(10, int64_t{r.validation_job});
   st.bind(11, r.validation_started).bind(12, int64_t{r.owns_reservation}).bind(13, int64_t{r.manual});
+  st.bind(14, static_cast<int64_t>(r.program_start_ticks));
   st.step();
 }
 
@@ -202,12 +256,21 @@ void Store::finish_action(int64_t id, bool ok, const std::string& error) {
   st.step();
 }
 
+void Store::retry_action(int64_t id) {
+  Statement st(db_, "UPDATE actions SET state='intended', at=?, attempts=attempts+1, finished_at=NULL WHERE id=?");
+  st.bind(1, unix_now()).bind(2, id);
+  st.step();
+}
+
 std::vector<ActionRow> Store::actions(const std::string& state) {
   std::vector<ActionRow> out;
-  Statement st(db_, "SELECT id, at, kind, target, detail, state, error FROM actions WHERE ?='' OR state=? ORDER BY id");
-  st.bind(1, state).bind(2, state);
+  Statement st(db_, state.empty() ? "SELECT id, at, kind, target, detail, state, error, attempts FROM actions ORDER BY id"
+                                  : "SELECT id, at, kind, target, detail, state, error, attempts FROM actions "
+                                    "WHERE state=? ORDER BY id");
+  if (!state.empty()) st.bind(1, state);
   while (st.step())
-    out.push_back({st.integer(0), st.real(1), st.text(2), st.text(3), st.text(4), st.text(5), st.text(6)});
+    out.push_back({st.integer(0), st.real(1), st.text(2), st.text(3), st.text(4), st.text(5), st.text(6),
+                   static_cast<int>(st.integer(7))});
   return out;
 }
 
@@ -232,10 +295,35 @@ std::vector<EventRow> Store::events(int64_t since_id, size_t limit) {
   return event_rows(st);
 }
 
-std::vector<EventRow> Store::events_of(const std::string& subject) {
-  Statement st(db_, "SELECT id, at, kind, subject, detail FROM events WHERE subject = ? ORDER BY id");
-  st.bind(1, subject);
+std::vector<EventRow> Store::events_of(const std::string& subject, size_t limit) {
+  Statement st(db_, "SELECT id, at, kind, subject, detail FROM (SELECT id, at, kind, subject, detail FROM events "
+                    "WHERE subject = ? ORDER BY id DESC LIMIT ?) ORDER BY id");
+  st.bind(1, subject).bind(2, static_cast<int64_t>(limit));
   return event_rows(st);
+}
+
+PruneCounts Store::prune(double before) {
+  PruneCounts n;
+  auto run = [&](const char* sql) {
+    Statement st(db_, sql);
+    st.bind(1, before);
+    st.step();
+    return static_cast<int64_t>(sqlite3_changes(db_));
+  };
+  exec("BEGIN");
+  try {
+    n.events = run("DELETE FROM events WHERE at < ?");
+    n.actions = run("DELETE FROM actions WHERE at < ? AND state != 'intended'");
+    n.node_failures = run("DELETE FROM node_failures WHERE cleared_at < ?");
+    // An exhausted job is left held in Slurm, possibly for longer: its record stays, or it would be adopted
+    // again with a fresh budget.
+    n.jobs = run("DELETE FROM jobs WHERE phase_since < ? AND phase IN ('not_resumed','finished')");
+    exec("COMMIT");
+  } catch (...) {
+    exec("ROLLBACK");
+    throw;
+  }
+  return n;
 }
 
 std::string Store::meta(const std::string& key) {

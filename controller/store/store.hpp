@@ -7,6 +7,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,11 @@
 #include "model/records.hpp"
 
 namespace autoresume {
+
+struct PruneCounts {
+  int64_t events = 0, actions = 0, node_failures = 0, jobs = 0;
+  int64_t total() const { return events + actions + node_failures + jobs; }
+};
 
 class Store {
  public:
@@ -23,7 +29,8 @@ class Store {
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
-  std::map<uint32_t, JobRecord> load_jobs();
+  std::map<uint32_t, JobRecord> load_jobs();  // the jobs still watched (not in a terminal phase)
+  std::optional<JobRecord> find_job(uint32_t job_id);  // any phase
   void save_job(const JobRecord& job);
 
   std::map<std::string, NodeRecord> load_nodes();
@@ -31,11 +38,16 @@ class Store {
 
   int64_t begin_action(const std::string& kind, const std::string& target, const std::string& detail);
   void finish_action(int64_t id, bool ok, const std::string& error = "");
+  void retry_action(int64_t id);  // the same action sent again: its row back to "intended", one more attempt
   std::vector<ActionRow> actions(const std::string& state = "");  // all, or only those in `state`
 
   void add_event(const std::string& kind, const std::string& subject, const std::string& detail);
   std::vector<EventRow> events(int64_t since_id = 0, size_t limit = 0);  // limit 0: all
-  std::vector<EventRow> events_of(const std::string& subject);
+  std::vector<EventRow> events_of(const std::string& subject, size_t limit = 200);  // the newest `limit`, oldest first
+  // Deletes history older than `before` (unix seconds): events, finished actions, cleared node failures, and
+  // records of jobs that ended (not an exhausted one: it is left held in Slurm). What is still in
+  // progress is never deleted.
+  PruneCounts prune(double before);
 
   // Small durable settings (the breaker's state): key -> value, "" when absent.
   std::string meta(const std::string& key);
@@ -48,6 +60,7 @@ class Store {
  private:
   explicit Store(sqlite3* db) : db_(db) {}
   void exec(const char* sql);
+  void migrate();
   sqlite3* db_;
 };
 

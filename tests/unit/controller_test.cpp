@@ -191,7 +191,8 @@ TEST_CASE("a spent budget leaves the job held, with the reason in AdminComment",
   w.slurm.jobs.erase(1);  // purged by slurmctld (MinJobAge)
   w.tick();
   CHECK(w.ctl->jobs().count(1) == 0);
-  CHECK(w.store->load_jobs().at(1).phase == JobPhase::Exhausted);  // the history stays
+  CHECK(w.store->find_job(1)->phase == JobPhase::Exhausted);  // the history stays
+  CHECK(w.store->load_jobs().count(1) == 0);  // and is not loaded at the next start
 }
 
 TEST_CASE("after the checkpoint signal: no-resume exit code, success, or other exit", "[controller]") {
@@ -382,4 +383,94 @@ TEST_CASE("heartbeats: a silent node is probed once, DOWN at once when dead, rep
   events = w.store->events();
   CHECK(std::count_if(events.begin(), events.end(), [](const EventRow& e) { return e.kind == "agent_back"; }) == 1);
   CHECK(w.ctl->node_records().count("n4") == 0);  // never beat: nothing to do with heartbeats
+}
+
+TEST_CASE("a hold its user or an admin placed is never released by the controller", "[controller][security]") {
+  World w;
+  w.watched_job(1, {"n1", "n2"});
+  w.tick();
+  w.node_dies("n2");  // requeued by Slurm: pending, capacity free on n3 and n4
+  w.slurm.jobs[1].held = true;  // the user's `scontrol hold 1`, before the controller acts
+  Calls calls = w.tick();
+  CHECK(std::count(calls.begin(), calls.end(), "release 1") == 0);
+  CHECK(std::count(calls.begin(), calls.end(), "start-now 1") == 0);
+  CHECK(w.tick().empty());
+  CHECK(w.slurm.jobs[1].held);
+  w.slurm.jobs[1].held = false;  // the user releases it: the controller carries on
+  CHECK(w.tick() == Calls{"start-now 1"});
+  w.runs_on(1, {"n3", "n4"});
+  w.tick();
+  CHECK(w.record(1).phase == JobPhase::Running);
+}
+
+TEST_CASE("the controller's own hold is released, across a restart too", "[controller]") {
+  World w;
+  w.slurm.nodes.erase("n3");
+  w.slurm.nodes.erase("n4");
+  w.watched_job(1, {"n1", "n2"});
+  w.tick();
+  w.node_dies("n2");
+  CHECK(w.tick() == Calls{"drain n2 autoresume: slurmd not responding", "hold 1"});
+  CHECK(w.record(1).held_by_us);
+  w.restart();
+  w.slurm.add_node("n3");
+  CHECK(w.tick() == Calls{"release 1", "start-now 1"});
+  CHECK_FALSE(w.record(1).held_by_us);
+}
+
+TEST_CASE("a reused job id is another job: its own budget, not the old record's", "[controller][security]") {
+  World w;
+  Job& old = w.watched_job(7, {"n1"}, 2);
+  old.user_id = 1000;
+  old.submit_time = 1'700'000'000;
+  w.tick();
+  REQUIRE(w.record(7).user_id == 1000);
+  // slurmctld lost its state (or wrapped MaxJobId) and purged job 7 between two ticks; another user's job got 7.
+  w.slurm.jobs.erase(7);
+  Job& reused = w.watched_job(7, {"n2"}, 5);
+  reused.user_id = 2000;
+  reused.submit_time = 1'700'000'500;
+  w.restart();
+  w.tick();
+  CHECK(w.record(7).user_id == 2000);
+  CHECK(w.record(7).max_attempts == 5u);
+  CHECK(w.record(7).submit_time == 1'700'000'500);
+}
+
+TEST_CASE("a requeue renews the submit time: still the same job", "[controller]") {
+  World w;
+  Job& j = w.watched_job(1, {"n1", "n2"});
+  j.user_id = 1000;
+  w.tick();
+  w.node_dies("n2");
+  w.tick();
+  w.slurm.jobs[1].submit_time += 60;  // slurmctld's new accounting record for the requeued run
+  w.restart();
+  w.tick();
+  CHECK(w.record(1).attempts == 1);
+  CHECK(w.store->events_of("1").front().kind == "job_watched");
+  int watched = 0;
+  for (const auto& e : w.store->events_of("1")) watched += e.kind == "job_watched";
+  CHECK(watched == 1);
+}
+
+TEST_CASE("an action failing tick after tick keeps one journal row and one log line per error",
+          "[controller][store]") {
+  World w;
+  w.slurm.nodes.erase("n3");
+  w.slurm.nodes.erase("n4");
+  w.watched_job(1, {"n1", "n2"});
+  w.tick();
+  w.slurm.failing_jobs.emplace(1, Error{1, "Socket timed out on send/recv operation"});
+  w.node_dies("n2");
+  for (int i = 0; i < 5; ++i) w.tick();
+  auto holds = w.store->actions("failed");
+  REQUIRE(holds.size() == 1);
+  CHECK(holds[0].kind == "hold");
+  CHECK(holds[0].attempts == 5);
+  w.slurm.failing_jobs.clear();
+  w.tick();
+  CHECK(w.store->actions("failed").empty());
+  CHECK(w.store->actions("done").back().kind == "hold");
+  CHECK(w.slurm.jobs[1].held);
 }

@@ -1,5 +1,7 @@
 // Node lifecycles against the in-memory Slurm: every transition, every timeout, a restart in the middle, and the
 // nodes that are not ours.
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "catch_compat.hpp"
@@ -413,4 +415,110 @@ TEST_CASE("lifecycle: an admin's replace is not a failure: no breaker, no quaran
   CHECK_FALSE(c.ctl->breaker_open());
   CHECK(c.record("n2").failures.empty());
   CHECK(c.slurm.nodes["n2"].reason == "autoresume: manual replace by uid 0");
+}
+
+namespace {
+
+// A process of the same user in its own session, as a reused pid would name after a controller restart.
+int start_decoy() {
+  pid_t pid = fork();
+  if (pid == 0) {
+    setsid();
+    execl("/bin/sleep", "sleep", "30", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return pid;
+}
+
+}  // namespace
+
+TEST_CASE("site program: a reused pid is never taken for the program, nor killed", "[lifecycle][security]") {
+  int decoy = start_decoy();
+  REQUIRE(decoy > 0);
+  auto ticks = process_start_ticks(decoy);
+  REQUIRE(ticks);
+  // What a previous controller stored for its program, whose pid the decoy now has: another start time.
+  ProgramId stale{decoy, *ticks + 1};
+  CHECK(poll_site_program(stale).state == ProgramState::Gone);
+  kill_site_program(stale);
+  CHECK(kill(decoy, 0) == 0);  // the stranger lives
+  ProgramId unknown{decoy, 0};  // a record from before identities were kept
+  kill_site_program(unknown);
+  CHECK(kill(decoy, 0) == 0);
+  // The genuine program left by a previous controller process is still watched and stopped.
+  ProgramId same{decoy, *ticks};
+  CHECK(poll_site_program(same).state == ProgramState::Running);
+  kill_site_program(same);
+  waitpid(decoy, nullptr, 0);
+  CHECK(kill(decoy, 0) != 0);
+}
+
+TEST_CASE("site program: killed before it recorded the program, the controller leaves nothing running",
+          "[lifecycle][crash]") {
+  auto marker = std::filesystem::temp_directory_path() / ("autoresume-ran-" + std::to_string(getpid()));
+  std::filesystem::remove(marker);
+  // The controller process, killed between fork and its journal write.
+  pid_t controller = fork();
+  if (controller == 0) {
+    (void)start_site_program("touch " + marker.string() + "; :", "n1", "/dev/null", [](const ProgramId&) { raise(SIGKILL); });
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(controller, &status, 0);
+  REQUIRE(WIFSIGNALED(status));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  CHECK_FALSE(std::filesystem::exists(marker));  // the program saw its controller die and never ran
+  // And recorded first, it does run.
+  ProgramId seen;
+  auto id = start_site_program("touch " + marker.string() + "; :", "n1", "/dev/null", [&](const ProgramId& p) { seen = p; });
+  REQUIRE(id);
+  CHECK(*id == seen);
+  CHECK(seen.start_ticks != 0);
+  waitpid(id->pid, nullptr, 0);
+  CHECK(std::filesystem::exists(marker));
+  std::filesystem::remove(marker);
+}
+
+TEST_CASE("lifecycle: a program started but not recorded (a crash between) is started again after a restart",
+          "[lifecycle][crash]") {
+  Cluster c;
+  c.config.replace_program = "/bin/sleep 30; :";
+  c.dies("n1");
+  c.tick();  // drained
+  c.tick();  // replacing: the program runs
+  int first = c.record("n1").program_pid;
+  REQUIRE(first > 0);
+  CHECK(c.store->load_nodes().at("n1").program_start_ticks == process_start_ticks(first));
+  // The journal as a crash between the start time and the identity leaves it: started at, no program.
+  NodeRecord r = c.record("n1");
+  kill_site_program({r.program_pid, r.program_start_ticks});
+  r.program_pid = 0, r.program_start_ticks = 0;
+  c.store->save_node(r);
+  c.restart();
+  c.tick();
+  int second = c.record("n1").program_pid;
+  CHECK(second > 0);
+  CHECK(second != first);
+  CHECK(c.phase("n1") == NodePhase::Replacing);
+  kill_site_program({c.record("n1").program_pid, c.record("n1").program_start_ticks});
+}
+
+TEST_CASE("lifecycle: after a restart the previous program is watched by pid and start time, not started twice",
+          "[lifecycle][crash]") {
+  Cluster c;
+  c.config.replace_program = "/bin/sleep 30; :";
+  c.dies("n1");
+  c.tick();
+  c.tick();
+  NodeRecord before = c.record("n1");
+  REQUIRE(before.program_pid > 0);
+  c.restart();  // the program is no longer our child
+  c.tick();
+  CHECK(c.record("n1").program_pid == before.program_pid);  // watched, not started again
+  CHECK(c.phase("n1") == NodePhase::Replacing);
+  c.config.replace_timeout = std::chrono::seconds(0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  c.tick();  // past ReplaceTimeout: the same process is killed (and reaped: the test process is its parent)
+  CHECK(kill(before.program_pid, 0) != 0);
+  CHECK(c.has_event("replace_failed"));
 }
