@@ -52,21 +52,7 @@ void wait_next_tick(CommandQueue& commands, Controller& controller, Store& store
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
     bool woken = commands.wait_for(std::min(left, std::chrono::milliseconds(100)));  // an agent saw a fault
     auto queued = commands.take();
-    for (auto& cmd : queued) {
-      // A state database error here answers the waiting request (500 with the reason) before it goes up to
-      // main's handler: the client never sees a dropped connection.
-      try {
-        if (cmd->verb == "breaker_reset") {
-          Breaker::reset(store, "API (" + cmd->by + ")");
-          cmd->done.set_value(std::string("closed"));
-        } else {
-          cmd->done.set_value(controller.node_command(cmd->verb, cmd->node, cmd->by));
-        }
-      } catch (const std::exception& e) {
-        cmd->done.set_value(Error{500, std::string("the controller's state database failed: ") + e.what()});
-        throw;
-      }
-    }
+    serve_commands(queued, controller, store);
     if (woken || !queued.empty()) return;
   }
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <map>
 #include <optional>
@@ -22,6 +23,8 @@
 #include "store/store.hpp"
 
 namespace autoresume {
+
+struct QueuedCommand;
 
 class Controller {
  public:
@@ -110,5 +113,9 @@ class Controller {
   bool reachable_ = true;
   int failed_polls_ = 0;
 };
+
+// Runs the admins' commands taken from the queue (the loop thread, between ticks) and answers each one's
+// waiting request; on a state database error every one of them is answered with it before the error goes up.
+void serve_commands(std::deque<std::unique_ptr<QueuedCommand>>& queued, Controller& controller, Store& store);
 
 }  // namespace autoresume

@@ -1,6 +1,8 @@
 // Admins' commands on one node, from the HTTP API. They start, restart or end the node's lifecycle; the steps
 // themselves are taken by the normal tick, journaled like any other.
 #include "engine/controller.hpp"
+#include "http/command_queue.hpp"
+#include "recovery/breaker.hpp"
 #include "util/log.hpp"
 
 namespace autoresume {
@@ -82,6 +84,30 @@ Status Controller::release_node(NodeRecord& r, const Node& n, const std::string&
   r.program_start_ticks = 0;
   r.manual = false;
   return ok_status();
+}
+
+void serve_commands(std::deque<std::unique_ptr<QueuedCommand>>& queued, Controller& controller, Store& store) {
+  for (auto& cmd : queued) {
+    // A state database error answers the waiting request (500 with the reason) before it goes up to the
+    // daemon's handler: the client never sees a dropped connection; commands behind it are refused the same way.
+    try {
+      if (cmd->verb == "breaker_reset") {
+        Breaker::reset(store, "API (" + cmd->by + ")");
+        cmd->done.set_value(std::string("closed"));
+      } else {
+        cmd->done.set_value(controller.node_command(cmd->verb, cmd->node, cmd->by));
+      }
+    } catch (const std::exception& e) {
+      std::string why = std::string("the controller's state database failed: ") + e.what();
+      cmd->done.set_value(Error{500, why});
+      for (auto& rest : queued)
+        if (rest.get() != cmd.get()) try {
+            rest->done.set_value(Error{503, why + "; the controller is stopping"});
+          } catch (const std::future_error&) {  // already answered
+          }
+      throw;
+    }
+  }
 }
 
 }  // namespace autoresume

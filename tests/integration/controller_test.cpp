@@ -1,5 +1,12 @@
 // autoresumed on a real cluster with the real plugin: node failures, admin reasons, budgets, crashes.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "catch_compat.hpp"
+#include <atomic>
 #include <regex>
 #include <set>
 #include <thread>
@@ -224,4 +231,90 @@ TEST_CASE("(breaker) two of four nodes killed at once open the breaker: nothing 
   // ... and the node lifecycles go on: the two killed nodes and the Action:Replace one are replaced.
   REQUIRE(wait_until(60s, [&] { return rc.actions("replace").size() == 3; }));
   REQUIRE(wait_until(60s, [&] { return !rc.c.node(nodes[0]).drain && !rc.c.node(nodes[1]).drain; }));
+}
+
+namespace {
+
+int connect_nonblocking(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  return fd;
+}
+
+// GET path over a fresh connection; the status line, or "" when no answer came within `timeout`.
+std::string status_line(int port, const std::string& path, int timeout_s) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  timeval t{timeout_s, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &t, sizeof t);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &t, sizeof t);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string line;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    char buf[256] = {};
+    if (write(fd, req.data(), req.size()) > 0 && read(fd, buf, sizeof buf - 1) > 0) line = std::string(buf).substr(0, 12);
+  }
+  close(fd);
+  return line;
+}
+
+}  // namespace
+
+TEST_CASE("(flood) the API flooded under a 1024-descriptor limit: recovery decisions go on, then it answers again",
+          "[controller][security]") {
+  // systemd's default descriptor limit, hard: the controller cannot raise it.
+  ResumeCluster rc("ctl-flood", {}, "prlimit --nofile=1024:1024");
+  std::smatch m;
+  std::string url = read_file(rc.c.dir() + "/autoresume.url");
+  REQUIRE(std::regex_search(url, m, std::regex(":([0-9]+)")));
+  int port = std::stoi(m[1]);
+  rlimit lim{};
+  getrlimit(RLIMIT_NOFILE, &lim);
+  lim.rlim_cur = lim.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &lim);
+  REQUIRE(lim.rlim_cur > 1500);
+
+  uint32_t id = rc.submit_counter("--auto-resume=1");
+  rc.wait_running(id);
+  // 1,100 connections that send nothing, and 20 that trickle a header a byte a second (each read in time).
+  std::vector<int> crowd;
+  for (int i = 0; i < 1100; ++i) crowd.push_back(connect_nonblocking(port));
+  std::atomic<bool> flooding{true};
+  std::thread slow([&] {
+    std::vector<int> fds;
+    while (flooding) {
+      while (fds.size() < 20) {
+        int fd = connect_nonblocking(port);
+        send(fd, "GET /v1/status HTTP/1.1\r\n", 25, MSG_NOSIGNAL);
+        fds.push_back(fd);
+      }
+      for (int& fd : fds)
+        if (send(fd, "a", 1, MSG_NOSIGNAL) != 1) close(fd), fd = -1;  // cut by the server: open another
+      std::erase(fds, -1);
+      std::this_thread::sleep_for(1s);
+    }
+    for (int fd : fds) close(fd);
+  });
+  rc.c.kill_node(rc.c.job(id).nodes.back());
+  bool resumed = wait_until(90s, [&] {
+    Job j = rc.c.job(id);
+    return j.state == JobState::Running && j.restart_count == 1;
+  });
+  flooding = false;
+  slow.join();
+  for (int fd : crowd) close(fd);
+  std::string log = rc.c.controller_log();
+  INFO(log.substr(log.size() > 4000 ? log.size() - 4000 : 0));
+  CHECK(resumed);
+  CHECK(rc.actions("start_now").size() == 1);
+  CHECK(log.find("Too many open files") == std::string::npos);
+  CHECK(log.find("slurmctld_unreachable") == std::string::npos);
+  REQUIRE(wait_until(30s, [&] { return status_line(port, "/v1/status", 5) == "HTTP/1.1 200"; }));
 }

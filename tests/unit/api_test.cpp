@@ -1,6 +1,10 @@
 // The HTTP API's handlers with real munge credentials (a munged of the test's own), the command path into a
 // controller on the in-memory Slurm, the metrics' names and types, and the listener's limits.
+#include <arpa/inet.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -357,4 +361,126 @@ TEST_CASE("api: an agent's wake-up ends the loop's wait at once, a heartbeat is 
   CHECK(beats.last().count("n1") == 1);
   CHECK(post("/v1/nodes/n9/heartbeat").status == 404);
   CHECK(beats.last().count("n9") == 0);
+}
+
+namespace {
+
+// A plain TCP connection to the listener, written to by hand (what a slow or hostile client does).
+int connect_to(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Accepted connections of the listener on `port` this process holds now.
+int accepted_connections(int port) {
+  int n = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+    int fd = std::atoi(e.path().filename().c_str());
+    sockaddr_in addr{};
+    socklen_t len = sizeof addr;
+    int listening = 0;
+    socklen_t llen = sizeof listening;
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &llen) != 0 || listening) continue;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0 && addr.sin_family == AF_INET &&
+        ntohs(addr.sin_port) == port)
+      ++n;
+  }
+  return n;
+}
+
+int start_on_free_port(HttpServer& server, int from) {
+  for (int p = from; p < from + 100; ++p)
+    if (server.start("127.0.0.1:" + std::to_string(p))) return p;
+  return 0;
+}
+
+}  // namespace
+
+TEST_CASE("the listener: a POST without Content-Length is answered at once, as one with an empty body", "[api][http]") {
+  ApiWorld w;
+  HttpServer server(*w.api);
+  int port = start_on_free_port(server, 23200);
+  REQUIRE(port != 0);
+  int fd = connect_to(port);
+  REQUIRE(fd >= 0);
+  std::string request = "POST /v1/breaker/reset HTTP/1.1\r\nHost: x\r\n\r\n";
+  REQUIRE(write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size()));
+  timeval two_seconds{2, 0};  // the read timeout it used to wait out was 5 s
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &two_seconds, sizeof two_seconds);
+  char buf[512] = {};
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  REQUIRE(n > 0);
+  CHECK(std::string(buf).rfind("HTTP/1.1 401", 0) == 0);
+  server.stop();
+}
+
+TEST_CASE("the listener under a flood: connections held stay bounded, slow clients are cut at the deadline, and it "
+          "answers again",
+          "[api][http][security]") {
+  ApiWorld w;
+  HttpLimits limits;
+  limits.workers = 2;
+  limits.queued = 2;
+  limits.deadline = std::chrono::milliseconds(1500);
+  HttpServer server(*w.api, limits);
+  int port = start_on_free_port(server, 23300);
+  REQUIRE(port != 0);
+  // Slow clients: a request line and half a header, then nothing.
+  std::vector<int> slow;
+  for (int i = 0; i < 6; ++i) {
+    int fd = connect_to(port);
+    REQUIRE(fd >= 0);
+    std::string part = "GET /v1/status HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+    CHECK(write(fd, part.data(), part.size()) > 0);
+    slow.push_back(fd);
+  }
+  // And a crowd that only connects (the kernel completes the handshakes; the listener takes what it can hold).
+  std::vector<int> crowd;
+  for (int i = 0; i < 200; ++i) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    crowd.push_back(fd);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  int held = accepted_connections(port);
+  INFO("connections held by the listener: " << held);
+  CHECK(held <= static_cast<int>(limits.workers + limits.queued + 1));
+  for (int fd : crowd) close(fd);
+  crowd.clear();
+  // The slow ones keep trickling a byte a second (each read well within the read timeout) and are cut at the
+  // deadline: the server closes them while they are still sending.
+  int cut = 0;
+  for (int second = 0; second < 8 && cut < static_cast<int>(slow.size()); ++second) {
+    for (int& fd : slow) {
+      if (fd < 0) continue;
+      pollfd p{fd, POLLIN, 0};
+      if (send(fd, "a", 1, MSG_NOSIGNAL) != 1 || (poll(&p, 1, 0) == 1)) {
+        close(fd), fd = -1, ++cut;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+  CHECK(cut == static_cast<int>(slow.size()));
+  for (int fd : slow)
+    if (fd >= 0) close(fd);
+  for (int fd : crowd) close(fd);
+  httplib::Client client("127.0.0.1", port);
+  client.set_read_timeout(10, 0);
+  auto status = client.Get("/v1/status");
+  REQUIRE(status);
+  CHECK(status->status == 200);
+  server.stop();
 }

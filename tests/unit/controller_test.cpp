@@ -1,8 +1,13 @@
 // The control loop against the in-memory Slurm: which calls it makes, in which order, and what it remembers.
+#include <sqlite3.h>
+#include <unistd.h>
+
 #include "catch_compat.hpp"
+#include <filesystem>
 
 #include "autoresume/intent.hpp"
 #include "engine/controller.hpp"
+#include "http/command_queue.hpp"
 #include "slurm/fake_slurm.hpp"
 
 using namespace autoresume;
@@ -473,4 +478,35 @@ TEST_CASE("an action failing tick after tick keeps one journal row and one log l
   CHECK(w.store->actions("failed").empty());
   CHECK(w.store->actions("done").back().kind == "hold");
   CHECK(w.slurm.jobs[1].held);
+}
+
+TEST_CASE("a state database error during an admin command answers the request, then goes up", "[controller][store]") {
+  auto path = std::filesystem::temp_directory_path() / ("autoresume-cmd-" + std::to_string(getpid()) + ".db");
+  std::filesystem::remove(path);
+  FakeSlurm slurm;
+  slurm.add_node("n1");
+  Config config;
+  auto store = Store::open(path.string()).value();
+  Controller ctl(slurm, *store, config);
+  ctl.recover();
+  ctl.tick();
+  CommandQueue commands;
+  auto replace = commands.push("replace", "n1", "uid 0");
+  auto reset = commands.push("breaker_reset", "", "uid 0");
+  // Another process holds the database locked: every write fails (after the busy timeout) with an SQLite error.
+  sqlite3* other = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &other) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(other, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr) == SQLITE_OK);
+  auto queued = commands.take();
+  CHECK_THROWS(serve_commands(queued, ctl, *store));
+  REQUIRE(replace.wait_for(std::chrono::seconds(0)) == std::future_status::ready);
+  auto answer = replace.get();
+  REQUIRE_FALSE(answer.ok());
+  CHECK(answer.error().code == 500);
+  CHECK(answer.error().message.find("state database") != std::string::npos);
+  REQUIRE(reset.wait_for(std::chrono::seconds(0)) == std::future_status::ready);
+  CHECK(reset.get().error().code == 503);
+  sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(other);
+  for (const char* sfx : {"", "-wal", "-shm"}) std::filesystem::remove(path.string() + sfx);
 }
