@@ -26,6 +26,7 @@ struct Node {
   std::vector<std::string> partitions;
   uint32_t cpus = 0;
   std::string gres;  // as configured: "gpu:h200:8(S:0-1)", "gpu:4,nic:1"
+  std::string address;  // NodeAddr (its host name when unset): where its agent's heartbeats must come from
 
   bool down() const { return base == NodeBase::Down; }
   // Out of service until someone resumes it: Slurm schedules nothing on a DRAIN, FAIL or DOWN node (an

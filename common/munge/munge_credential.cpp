@@ -1,5 +1,8 @@
 #include "munge/munge_credential.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <munge.h>
 
 #include <cstdlib>
@@ -50,6 +53,10 @@ Result<MungeIdentity> decode_credential(const std::string& socket, const std::st
     std::string why = munge_ctx_strerror(ctx->get()) ? munge_ctx_strerror(ctx->get()) : munge_strerror(rc);
     return Error{static_cast<int>(rc), "munge credential refused: " + why};
   }
+  in_addr addr{};
+  char text[INET_ADDRSTRLEN] = {};
+  if (munge_ctx_get(ctx->get(), MUNGE_OPT_ADDR4, &addr) == EMUNGE_SUCCESS && inet_ntop(AF_INET, &addr, text, sizeof text))
+    who.origin = text;
   if (got != expected_payload)
     return Error{0, "munge credential was made for \"" + got + "\", not for \"" + expected_payload + "\""};
   return who;

@@ -14,6 +14,7 @@ namespace autoresume {
 struct MungeIdentity {
   uid_t uid = 0;
   gid_t gid = 0;
+  std::string origin;  // the IPv4 address of the host whose munged encoded it ("" if munge did not say)
 };
 
 // The request line a credential is bound to.

@@ -62,6 +62,7 @@ JobState job_state(uint32_t state) {
 Node to_node(const node_info_t& n) {
   Node out;
   out.name = str(n.name);
+  out.address = str(n.node_addr).empty() ? str(n.node_hostname) : str(n.node_addr);
   out.base = node_base(n.node_state);
   out.drain = n.node_state & NODE_STATE_DRAIN;
   out.not_responding = n.node_state & NODE_STATE_NO_RESPOND;

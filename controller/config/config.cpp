@@ -162,6 +162,21 @@ const std::map<std::string, Setter>& keys() {
          c.read_auth = v == "munge";
          return std::nullopt;
        }},
+      {"MetricsTokenFile",
+       [](Config& c, const std::string& v) -> std::optional<std::string> {
+         std::ifstream in(v);
+         std::string token;
+         if (!in || !std::getline(in, token) || token.empty()) return "expected a readable file whose first line is the token";
+         if (token.size() < 16) return "the token in " + v + " is shorter than 16 characters";
+         c.metrics_token = token;
+         return std::nullopt;
+       }},
+      {"HeartbeatFrom",
+       [](Config& c, const std::string& v) -> std::optional<std::string> {
+         if (v != "node" && v != "any") return "expected node (the node's own address) or any";
+         c.heartbeat_from_node = v == "node";
+         return std::nullopt;
+       }},
       {"WebhookURL",
        [](Config& c, const std::string& v) -> std::optional<std::string> {
          if (v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0) return "expected an http:// or https:// URL";

@@ -44,6 +44,8 @@ struct Config {
   std::string munge_socket;                          // MungeSocket: munged's socket (empty: munge's default)
   std::string slurm_user = "slurm";                  // SlurmUser: may act through the API, besides root
   bool read_auth = false;                            // ReadAuth=none|munge
+  std::string metrics_token;                         // MetricsTokenFile: its first line (/metrics bearer token)
+  bool heartbeat_from_node = true;                   // HeartbeatFrom=node|any
   std::string webhook_url;                           // WebhookURL: Slack-style incoming webhook
   std::string notify_program;                        // NotifyProgram: called with kind, subject, message
   int quarantine_after = 3;                          // QuarantineAfter: failures of one node ...

@@ -1,5 +1,11 @@
 #include "http/api.hpp"
 
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <cstdint>
 #include <regex>
@@ -102,12 +108,63 @@ std::optional<ApiResponse> Api::authenticate(const ApiRequest& r, bool required,
   who.authenticated = true;
   who.uid = id->uid;
   who.admin = settings_.admins.count(id->uid) != 0;
+  who.origin = id->origin;
   return std::nullopt;
+}
+
+// With ReadAuth=munge, /metrics needs a munge credential (any user) or the bearer token of MetricsTokenFile
+// (what Prometheus can send: a munge credential is good for one request only).
+std::optional<ApiResponse> Api::refuse_metrics(const ApiRequest& r) {
+  if (!settings_.read_auth) return std::nullopt;
+  static const std::string kBearer = "Bearer ";
+  if (!settings_.metrics_token.empty() && r.authorization.rfind(kBearer, 0) == 0) {
+    std::string given = r.authorization.substr(kBearer.size());
+    const std::string& want = settings_.metrics_token;
+    unsigned char diff = given.size() == want.size() ? 0 : 1;
+    for (size_t i = 0; i < given.size() && i < want.size(); ++i) diff |= static_cast<unsigned char>(given[i] ^ want[i]);
+    if (diff == 0) return std::nullopt;
+    return error_response(401, "/metrics: wrong bearer token");
+  }
+  Caller who;
+  return authenticate(r, true, who);
+}
+
+// The addresses a node's NodeAddr names (resolved at most once a minute), checked against where the heartbeat
+// came from: the peer of the connection, or the host munge says encoded the credential.
+bool Api::from_node(const Node& node, const ApiRequest& r, const Caller& who) {
+  if (!settings_.heartbeat_from_node) return true;
+  std::vector<std::string> addresses;
+  {
+    std::lock_guard lock(resolved_mutex_);
+    auto it = resolved_.find(node.address);
+    auto now = std::chrono::steady_clock::now();
+    if (it == resolved_.end() || now - it->second.second > std::chrono::minutes(1)) {
+      std::vector<std::string> found;
+      addrinfo hints{};
+      hints.ai_socktype = SOCK_STREAM;
+      addrinfo* res = nullptr;
+      if (!node.address.empty() && getaddrinfo(node.address.c_str(), nullptr, &hints, &res) == 0) {
+        for (addrinfo* a = res; a; a = a->ai_next) {
+          char text[INET6_ADDRSTRLEN] = {};
+          const void* raw = a->ai_family == AF_INET ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr)
+                                                    : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(a->ai_addr)->sin6_addr);
+          if (inet_ntop(a->ai_family, raw, text, sizeof text)) found.push_back(text);
+        }
+        freeaddrinfo(res);
+      }
+      if (resolved_.size() > 100000) resolved_.clear();
+      it = resolved_.insert_or_assign(node.address, std::make_pair(found, now)).first;
+    }
+    addresses = it->second.first;
+  }
+  auto named = [&](const std::string& a) { return !a.empty() && std::find(addresses.begin(), addresses.end(), a) != addresses.end(); };
+  return named(r.remote_addr) || named(who.origin);
 }
 
 ApiResponse Api::handle(const ApiRequest& r) {
   if (r.path == "/metrics") {
     if (r.method != "GET") return error_response(405, "/metrics: only GET");
+    if (auto refused = refuse_metrics(r)) return *refused;
     return ApiResponse{200, metrics_.render(), "text/plain; version=0.0.4"};
   }
   if (r.path.rfind("/v1/", 0) != 0) return error_response(404, "no such path: " + r.path + " (the API is under /v1/)");
@@ -213,7 +270,12 @@ ApiResponse Api::post(const ApiRequest& r, const Caller& who) {
     const std::string& verb = parts[3];
     if (verb == "heartbeat") {  // an agent's: recorded here, read by the loop on its next tick
       auto s = board_.current();
-      if (!s->nodes.empty() && !s->node(parts[2])) return error_response(404, "no node \"" + parts[2] + "\" in Slurm");
+      const Node* n = s->node(parts[2]);
+      if (!s->nodes.empty() && !n) return error_response(404, "no node \"" + parts[2] + "\" in Slurm");
+      if (n && !from_node(*n, r, who))
+        return error_response(403, "a heartbeat for " + n->name + " must come from its address (NodeAddr " + n->address +
+                                       "), not from " + (r.remote_addr.empty() ? std::string("an unknown peer") : r.remote_addr) +
+                                       " (HeartbeatFrom=node)");
       if (heartbeats_) heartbeats_->beat(parts[2], unix_now());
       return ok({{"node", parts[2]}, {"heartbeat", true}});
     }

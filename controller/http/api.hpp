@@ -30,6 +30,7 @@ struct ApiRequest {
   std::map<std::string, std::string> query;
   std::string authorization;  // the Authorization header
   std::string body;
+  std::string remote_addr;    // the peer's address, as the listener saw it
 };
 
 struct ApiResponse {
@@ -43,6 +44,8 @@ struct ApiSettings {
   std::set<uid_t> admins;    // root and SlurmUser
   bool read_auth = false;    // ReadAuth=munge
   std::chrono::milliseconds command_timeout{10000};
+  std::string metrics_token;  // MetricsTokenFile's contents: with ReadAuth=munge, /metrics also takes this bearer token
+  bool heartbeat_from_node = true;  // HeartbeatFrom=node: a heartbeat must come from the node's own address
 };
 
 class Api {
@@ -56,11 +59,14 @@ class Api {
     bool authenticated = false;
     uid_t uid = 0;
     bool admin = false;
+    std::string origin;  // the munge credential's encoding host (IPv4), if munge said
   };
   ApiResponse get(const ApiRequest& r, const Caller& who);
   ApiResponse post(const ApiRequest& r, const Caller& who);
   ApiResponse run_command(const std::string& verb, const std::string& node, const Caller& who);
   std::optional<ApiResponse> authenticate(const ApiRequest& r, bool required, Caller& who);
+  std::optional<ApiResponse> refuse_metrics(const ApiRequest& r);
+  bool from_node(const Node& node, const ApiRequest& r, const Caller& who);
 
   ApiSettings settings_;
   SnapshotBoard& board_;
@@ -69,6 +75,8 @@ class Api {
   Store& history_;
   Metrics& metrics_;
   HeartbeatBoard* heartbeats_;
+  std::mutex resolved_mutex_;
+  std::map<std::string, std::pair<std::vector<std::string>, std::chrono::steady_clock::time_point>> resolved_;
 };
 
 ApiResponse error_response(int status, const std::string& reason);

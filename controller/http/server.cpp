@@ -127,7 +127,7 @@ Status HttpServer::start(const std::string& listen_address) {
   server_->set_read_timeout(5, 0);
   server_->set_write_timeout(5, 0);
   auto respond = [this](const httplib::Request& req, httplib::Response& res, std::string body) {
-    ApiRequest r{req.method, req.path, {}, req.get_header_value("Authorization"), std::move(body)};
+    ApiRequest r{req.method, req.path, {}, req.get_header_value("Authorization"), std::move(body), req.remote_addr};
     for (const auto& [k, v] : req.params) r.query[k] = v;
     ApiResponse out;
     try {

@@ -100,7 +100,7 @@ struct ApiWorld {
     ctl->recover();
     ctl->tick();
     board.publish(ctl->snapshot());
-    api = std::make_unique<Api>(ApiSettings{munge.socket, {0}, read_auth, std::chrono::milliseconds(5000)}, board,
+    api = std::make_unique<Api>(ApiSettings{munge.socket, {0}, read_auth, std::chrono::milliseconds(5000), "", true}, board,
                                 commands, *store, metrics);
     loop = std::thread([this] {
       while (!stop) {
@@ -123,7 +123,7 @@ struct ApiWorld {
   }
   ApiResponse call(const std::string& method, const std::string& path, const std::string& auth = "",
                    const std::string& body = "", std::map<std::string, std::string> query = {}) {
-    return api->handle(ApiRequest{method, path, std::move(query), auth, body});
+    return api->handle(ApiRequest{method, path, std::move(query), auth, body, "127.0.0.1"});
   }
   size_t events_of_kind(const std::string& kind) {
     auto e = store->events();
@@ -345,11 +345,15 @@ TEST_CASE("api: an agent's wake-up ends the loop's wait at once, a heartbeat is 
   auto snapshot = std::make_shared<ControllerSnapshot>();
   Node n;
   n.name = "n1";
-  snapshot->nodes = {n};
+  n.address = "127.0.0.1";
+  Node far = n;
+  far.name = "n2";
+  far.address = "192.0.2.7";  // another host
+  snapshot->nodes = {n, far};
   board.publish(snapshot);
-  Api api(ApiSettings{munge.socket, {0}, false, std::chrono::milliseconds(1000)}, board, commands, *store, metrics, &beats);
+  Api api(ApiSettings{munge.socket, {0}, false, std::chrono::milliseconds(1000), "", true}, board, commands, *store, metrics, &beats);
   auto post = [&](const std::string& path) {
-    return api.handle(ApiRequest{"POST", path, {}, munge.credential("POST", path), ""});
+    return api.handle(ApiRequest{"POST", path, {}, munge.credential("POST", path), "", "127.0.0.1"});
   };
   CHECK(post("/v1/wake").status == 202);
   auto t0 = std::chrono::steady_clock::now();
@@ -361,6 +365,25 @@ TEST_CASE("api: an agent's wake-up ends the loop's wait at once, a heartbeat is 
   CHECK(beats.last().count("n1") == 1);
   CHECK(post("/v1/nodes/n9/heartbeat").status == 404);
   CHECK(beats.last().count("n9") == 0);
+  // Root on this host cannot keep another node's agent alive: neither the connection nor munge's origin is n2's.
+  ApiResponse forged = post("/v1/nodes/n2/heartbeat");
+  CHECK(forged.status == 403);
+  CHECK(forged.body.find("NodeAddr 192.0.2.7") != std::string::npos);
+  CHECK(beats.last().count("n2") == 0);
+}
+
+TEST_CASE("api: with ReadAuth=munge, /metrics needs a credential or the bearer token", "[api][security]") {
+  ApiWorld w;
+  CHECK(w.call("GET", "/metrics").status == 200);  // ReadAuth=none: open, as documented
+  ApiSettings s{w.munge.socket, {0}, true, std::chrono::milliseconds(1000), "", true};
+  s.metrics_token = "0123456789abcdef-token";
+  Api api(s, w.board, w.commands, *w.store, w.metrics);
+  auto get = [&](const std::string& auth) { return api.handle(ApiRequest{"GET", "/metrics", {}, auth, "", "127.0.0.1"}); };
+  CHECK(get("").status == 401);
+  CHECK(get("Bearer wrong-token-of-some-length").status == 401);
+  CHECK(get("Bearer 0123456789abcdef-toke").status == 401);
+  CHECK(get("Bearer 0123456789abcdef-token").status == 200);
+  CHECK(get(w.munge.user_credential("GET", "/metrics")).status == 200);  // any user munge vouches for
 }
 
 namespace {
