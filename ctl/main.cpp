@@ -8,11 +8,13 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "munge/munge_credential.hpp"
+#include "slurm/libslurm_client.hpp"
 
 using nlohmann::json;
 using namespace autoresume;
@@ -25,6 +27,7 @@ constexpr int kUnreachable = 3;
 struct Options {
   std::string url = "http://127.0.0.1:6828";
   std::string munge_socket;
+  std::string cluster;  // what credentials name; empty: Slurm's ClusterName, asked once
   bool json_out = false;
   long timeout = 15;
 };
@@ -39,9 +42,23 @@ size_t collect(char* data, size_t size, size_t n, void* out) {
   return size * n;
 }
 
+// The cluster credentials are bound to: --cluster / AUTORESUME_CLUSTER, else slurmctld's ClusterName (libslurm,
+// with this host's Slurm configuration).
+Result<std::string> cluster_of(const Options& o) {
+  if (!o.cluster.empty()) return o.cluster;
+  const char* conf = std::getenv("SLURM_CONF");
+  if (!std::filesystem::exists(conf ? conf : "/etc/slurm/slurm.conf"))
+    return Error{0, "no Slurm configuration here to learn ClusterName from: pass --cluster or AUTORESUME_CLUSTER"};
+  static Result<std::string> name = LibSlurmClient().cluster_name();
+  if (!name) return Error{0, "cannot learn ClusterName from slurmctld (" + name.error().message + "): pass --cluster or AUTORESUME_CLUSTER"};
+  return name;
+}
+
 Reply request(const Options& o, const std::string& method, const std::string& path, const std::string& query = "") {
   // Reads may be open (ReadAuth=none): without munge they go out unsigned, and a 401 says why.
-  auto cred = encode_credential(o.munge_socket, credential_payload(method, path));
+  auto cluster = cluster_of(o);
+  Result<std::string> cred = cluster ? encode_credential(o.munge_socket, credential_payload(*cluster, method, path))
+                                     : Result<std::string>(cluster.error());
   if (!cred && method != "GET") {
     std::cerr << "autoresumectl: " << cred.error().message << " (--munge-socket or AUTORESUME_MUNGE_SOCKET)\n";
     return {kRefused, {}};
@@ -185,9 +202,11 @@ int main(int argc, char** argv) {
   Options o;
   if (const char* u = std::getenv("AUTORESUME_URL")) o.url = u;
   if (const char* m = std::getenv("AUTORESUME_MUNGE_SOCKET")) o.munge_socket = m;
+  if (const char* c = std::getenv("AUTORESUME_CLUSTER")) o.cluster = c;
   CLI::App app{"autoresumectl: status and commands of the auto-resume controller (autoresumed)"};
   app.add_option("--url", o.url, "the controller's API (env AUTORESUME_URL)")->capture_default_str();
   app.add_option("--munge-socket", o.munge_socket, "munged's socket (env AUTORESUME_MUNGE_SOCKET; default: munge's)");
+  app.add_option("--cluster", o.cluster, "the controller's cluster, which credentials name (env AUTORESUME_CLUSTER; default: Slurm's ClusterName)");
   app.add_flag("--json", o.json_out, "print the controller's JSON");
   app.add_option("--timeout", o.timeout, "seconds to wait for an answer")->capture_default_str()->check(CLI::Range(1, 600));
   app.require_subcommand(1);

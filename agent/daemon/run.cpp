@@ -21,8 +21,8 @@ namespace {
 size_t discard(char*, size_t size, size_t n, void*) { return size * n; }
 
 // One munge-signed POST to the controller, short timeout. Returns the HTTP status, or 0 if nothing answered.
-long post(const RunSettings& s, const std::string& path) {
-  auto cred = encode_credential(s.munge_socket, credential_payload("POST", path));
+long post(const RunSettings& s, const std::string& cluster, const std::string& path) {
+  auto cred = encode_credential(s.munge_socket, credential_payload(cluster, "POST", path));
   if (!cred) return 0;
   CURL* curl = curl_easy_init();
   std::string url = s.controller_url + path, auth = "Authorization: MUNGE " + *cred;
@@ -48,11 +48,29 @@ struct Latest {
   std::map<unsigned, unsigned long long> last_xid;
 };
 
-void heartbeats(const RunSettings& s, const std::atomic<bool>& stopping) {
+// The cluster the controller's credentials are bound to: --cluster, else Slurm's ClusterName (asked until known).
+class ClusterName {
+ public:
+  ClusterName(const std::string& given, SlurmClient& slurm) : name_(given), slurm_(slurm) {}
+  std::string get() {
+    std::lock_guard lock(mutex_);
+    if (name_.empty())
+      if (auto n = slurm_.cluster_name()) name_ = *n;
+    return name_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::string name_;
+  SlurmClient& slurm_;
+};
+
+void heartbeats(const RunSettings& s, ClusterName& cluster, const std::atomic<bool>& stopping) {
   std::string path = "/v1/nodes/" + s.node + "/heartbeat";
   bool reachable = true;
   while (!stopping) {
-    long status = post(s, path);
+    std::string name = cluster.get();
+    long status = name.empty() ? 0 : post(s, name, path);
     bool ok = status >= 200 && status < 300;
     if (ok != reachable)
       log(ok ? LogLevel::Info : LogLevel::Warning, ok ? "controller_reachable" : "heartbeat_failed",
@@ -94,7 +112,8 @@ int run_daemon(const std::string& nvml_lib, const RunSettings& s, const std::ato
     metrics_thread = std::thread([&] { metrics.listen_after_bind(); });
   }
   std::thread heartbeat_thread;
-  if (!s.controller_url.empty()) heartbeat_thread = std::thread([&] { heartbeats(s, stopping); });
+  ClusterName cluster(s.cluster, slurm);
+  if (!s.controller_url.empty()) heartbeat_thread = std::thread([&] { heartbeats(s, cluster, stopping); });
 
   std::string drained;  // the reason we last drained with
   bool check_resource_drain = true;  // on start too: a restarted agent undrains what a previous one left
@@ -122,7 +141,7 @@ int run_daemon(const std::string& nvml_lib, const RunSettings& s, const std::ato
       log(LogLevel::Warning, "unhealthy", {{"node", s.node}, {"reason", reason}, {"drain", what}});
       if (what.rfind("drained ", 0) == 0 || what.rfind("already drained", 0) == 0) drained = reason;
       check_resource_drain |= reason_class(reason) == ReasonClass::Resource;
-      if (!s.controller_url.empty()) post(s, "/v1/wake");
+      if (!s.controller_url.empty()) post(s, cluster.get(), "/v1/wake");
     }
     // Until the next poll, XID events: one arriving ends the wait, so it is acted on within milliseconds.
     auto next = now + s.interval;

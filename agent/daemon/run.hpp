@@ -19,6 +19,7 @@ struct RunSettings {
   std::chrono::milliseconds interval{1000};
   std::string controller_url;  // empty: no heartbeats, no wake-ups
   std::string munge_socket;
+  std::string cluster;  // what credentials name; empty: Slurm's ClusterName
   std::chrono::milliseconds heartbeat_interval{1000};
   std::string listen = "127.0.0.1:6829";  // /metrics; "none" to serve nothing
 };

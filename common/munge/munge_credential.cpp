@@ -23,7 +23,9 @@ Result<Context> context(const std::string& socket) {
 
 }  // namespace
 
-std::string credential_payload(const std::string& method, const std::string& path) { return method + " " + path; }
+std::string credential_payload(const std::string& cluster, const std::string& method, const std::string& path) {
+  return cluster + ": " + method + " " + path;
+}
 
 Result<std::string> encode_credential(const std::string& socket, const std::string& payload) {
   auto ctx = context(socket);

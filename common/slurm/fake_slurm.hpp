@@ -22,11 +22,13 @@ class FakeSlurm final : public SlurmClient {
   std::set<std::string> dead_slurmds;  // slurmd_answers() is false for these
   std::map<std::string, Reservation> reservations;
   uint32_t next_job_id = 1000;  // ids of submitted (validation) jobs
+  std::string cluster = "cluster1";
 
   Node& add_node(const std::string& name, NodeBase base = NodeBase::Idle);
   Job& add_job(uint32_t id, std::vector<std::string> job_nodes, JobState state = JobState::Running);
 
   Result<std::vector<Node>> load_nodes() override;
+  Result<std::string> cluster_name() override { return cluster; }
   Result<std::vector<Job>> load_jobs() override;
   Status drain_node(const std::string& node, const std::string& reason) override;
   Status down_node(const std::string& node, const std::string& reason) override;

@@ -152,6 +152,15 @@ LibSlurmClient::~LibSlurmClient() {
   if (job_msg_) slurm_free_job_info_msg(job_msg_);
 }
 
+Result<std::string> LibSlurmClient::cluster_name() {
+  slurm_conf_t* conf = nullptr;
+  if (slurm_load_ctl_conf(0, &conf) != SLURM_SUCCESS) return last_error("slurm_load_ctl_conf");
+  std::string name = str(conf->cluster_name);
+  slurm_free_ctl_conf(conf);
+  if (name.empty()) return Error{0, "slurmctld has no ClusterName"};
+  return name;
+}
+
 // node_info_t.partitions is filled only by slurm_populate_node_partitions() from the partition table (what
 // scontrol does), so partitions are loaded too, incrementally like nodes.
 Result<std::vector<Node>> LibSlurmClient::load_nodes() {

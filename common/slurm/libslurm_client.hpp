@@ -22,6 +22,7 @@ class LibSlurmClient final : public SlurmClient {
   LibSlurmClient& operator=(const LibSlurmClient&) = delete;
 
   Result<std::vector<Node>> load_nodes() override;
+  Result<std::string> cluster_name() override;
   Result<std::vector<Job>> load_jobs() override;
   Status drain_node(const std::string& node, const std::string& reason) override;
   Status down_node(const std::string& node, const std::string& reason) override;

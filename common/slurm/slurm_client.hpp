@@ -18,6 +18,8 @@ class SlurmClient {
 
   // Current nodes/jobs. Implementations may answer from a cache that slurmctld confirms is unchanged.
   virtual Result<std::vector<Node>> load_nodes() = 0;
+  // Slurm's ClusterName (slurmctld's configuration).
+  virtual Result<std::string> cluster_name() = 0;
   virtual Result<std::vector<Job>> load_jobs() = 0;
 
   // DRAIN with a reason (the node finishes its jobs, takes no new ones).

@@ -64,6 +64,7 @@ std::shared_ptr<const ControllerSnapshot> Controller::snapshot() const {
   s->last_poll = last_poll_;
   s->poll_seconds = last_tick_seconds_;
   s->slurm_reachable = reachable_;
+  s->cluster = cluster_;
   s->breaker_open = breaker_.open();
   s->breaker_reason = breaker_.reason();
   s->nodes = nodes_;
@@ -82,6 +83,8 @@ void Controller::tick() {
   } timer{started, last_tick_seconds_};
   if (!observe()) return;
   last_poll_ = started;
+  if (cluster_.empty())
+    if (auto name = slurm_.cluster_name()) cluster_ = *name;
   prune_history(started);
   handle_nodes();
   double now = unix_now();

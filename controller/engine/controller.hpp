@@ -108,6 +108,7 @@ class Controller {
   };
   std::map<std::string, FailingAction> failing_actions_;
   double last_prune_ = 0;
+  std::string cluster_;  // Slurm's ClusterName, learned once
   double last_poll_ = 0;
   double last_tick_seconds_ = 0;
   bool reachable_ = true;

@@ -18,6 +18,7 @@ struct ControllerSnapshot {
   double last_poll = 0;          // when slurmctld last answered
   double poll_seconds = 0;       // how long the last tick took
   bool slurm_reachable = false;
+  std::string cluster;           // Slurm's ClusterName, once learned: what API credentials must name
   bool breaker_open = false;
   std::string breaker_reason;
   std::vector<Node> nodes;

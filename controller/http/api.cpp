@@ -102,8 +102,10 @@ std::optional<ApiResponse> Api::authenticate(const ApiRequest& r, bool required,
   }
   if (r.authorization.rfind(kScheme, 0) != 0)
     return error_response(401, "Authorization: expected \"MUNGE <credential>\"");
+  std::string cluster = board_.current()->cluster;
+  if (cluster.empty()) return error_response(503, "the controller has not yet learned ClusterName from slurmctld");
   auto id = decode_credential(settings_.munge_socket, r.authorization.substr(kScheme.size()),
-                              credential_payload(r.method, r.path));
+                              credential_payload(cluster, r.method, r.path));
   if (!id) return error_response(401, id.error().message);
   who.authenticated = true;
   who.uid = id->uid;
@@ -195,6 +197,7 @@ ApiResponse Api::get(const ApiRequest& r, const Caller& who) {
       jobs_by_phase[to_string(rec.phase)] = jobs_by_phase.value(to_string(rec.phase), 0) + 1;
     }
     return ok({{"version", AUTORESUME_VERSION},
+               {"cluster", s->cluster},
                {"breaker", {{"open", s->breaker_open}, {"reason", s->breaker_reason}}},
                {"slurmctld_reachable", s->slurm_reachable},
                {"last_poll", s->last_poll},

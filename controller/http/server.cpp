@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <httplib.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
@@ -13,6 +14,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <string_view>
 #include <type_traits>
 
 #include "config/config.hpp"
@@ -195,6 +197,12 @@ void HttpServer::reap_slow_connections() {
       while (dirent* e = readdir(dir)) {
         int fd = std::atoi(e->d_name);
         if (fd <= 2 || fd == dirfd(dir)) continue;
+        // Sockets only, told by the link's text, without opening anything: closing a duplicate of a file's
+        // descriptor would drop every POSIX lock this process holds on that file (SQLite's, on the state
+        // database: another process would then take it for unused, checkpoint it and delete its WAL).
+        char link[64] = {};
+        std::string path = std::string("/proc/self/fd/") + e->d_name;
+        if (readlink(path.c_str(), link, sizeof link - 1) <= 0 || std::string_view(link).rfind("socket:", 0) != 0) continue;
         int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
         if (dup < 0) continue;
         struct stat st{};

@@ -107,8 +107,9 @@ TEST_CASE("Prometheus scrapes a recovery, accepts every project expression, and 
   }
 
   // autoresumectl: a user is refused, root replaces a node end to end.
+  // ClusterName, which credentials name, comes from this cluster's slurmctld through libslurm.
   std::string ctl = "env AUTORESUME_URL=" + url + " AUTORESUME_MUNGE_SOCKET=" + rc.c.dir() + "/munge/munge.socket " +
-                    binary_dir() + "/ctl/autoresumectl";
+                    "SLURM_CONF=" + rc.c.dir() + "/slurm.conf " + binary_dir() + "/ctl/autoresumectl";
   auto refused = run(as_user(ctl + " replace n1"));
   INFO(refused.out);
   CHECK(refused.rc == 1);
@@ -118,6 +119,7 @@ TEST_CASE("Prometheus scrapes a recovery, accepts every project expression, and 
     return std::count_if(v.begin(), v.end(), [](const EventRow& e) { return e.subject == "n1"; });
   };
   auto validated_before = validated_n1();
+  INFO("n1 validations before the replace: " << validated_before);
   auto replaced = run(ctl + " replace n1");
   INFO(replaced.out);
   REQUIRE(replaced.rc == 0);

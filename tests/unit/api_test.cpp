@@ -59,11 +59,11 @@ struct Munged {
     std::filesystem::remove_all(dir);
   }
   std::string credential(const std::string& method, const std::string& path) {
-    return "MUNGE " + encode_credential(socket, credential_payload(method, path)).value();
+    return "MUNGE " + encode_credential(socket, credential_payload("cluster1", method, path)).value();
   }
   // A credential of the unprivileged test user (scripts/setup creates it).
   std::string user_credential(const std::string& method, const std::string& path) {
-    std::string cred = run("runuser -u artest -- munge -S " + socket + " -s '" + credential_payload(method, path) + "'");
+    std::string cred = run("runuser -u artest -- munge -S " + socket + " -s '" + credential_payload("cluster1", method, path) + "'");
     while (!cred.empty() && cred.back() == '\n') cred.pop_back();
     return "MUNGE " + cred;
   }
@@ -346,6 +346,7 @@ TEST_CASE("api: an agent's wake-up ends the loop's wait at once, a heartbeat is 
   Node n;
   n.name = "n1";
   n.address = "127.0.0.1";
+  snapshot->cluster = "cluster1";
   Node far = n;
   far.name = "n2";
   far.address = "192.0.2.7";  // another host
@@ -506,4 +507,15 @@ TEST_CASE("the listener under a flood: connections held stay bounded, slow clien
   REQUIRE(status);
   CHECK(status->status == 200);
   server.stop();
+}
+
+TEST_CASE("api: a credential made for another cluster (one sharing the munge key) is refused", "[api][security]") {
+  ApiWorld w;
+  std::string path = "/v1/nodes/n2/replace";
+  std::string other = "MUNGE " + encode_credential(w.munge.socket, credential_payload("cluster2", "POST", path)).value();
+  ApiResponse r = w.call("POST", path, other);
+  CHECK(r.status == 401);
+  CHECK(r.body.find("cluster2: POST /v1/nodes/n2/replace") != std::string::npos);
+  CHECK(w.events_of_kind("manual_replace") == 0);
+  CHECK(w.call("POST", path, w.munge.credential("POST", path)).status == 200);
 }
