@@ -11,6 +11,8 @@
 #include "../spank_plugin/options.hpp"
 
 using namespace autoresume;
+using namespace autoresume::plugin;
+using autoresume::intent_detail::split_spaces;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string text(reinterpret_cast<const char*>(data), size);

@@ -32,7 +32,11 @@ std::vector<std::string> split_path(const std::string& path) {
   return parts;
 }
 
-ApiResponse ok(const json& body, int status = 200) { return ApiResponse{status, body.dump(), "application/json"}; }
+// Job names, reasons and paths are whatever users and admins typed, not always UTF-8: invalid bytes become U+FFFD
+// instead of an exception that would turn every listing with such a job into a 500.
+std::string to_text(const json& body) { return body.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+ApiResponse ok(const json& body, int status = 200) { return ApiResponse{status, to_text(body), "application/json"}; }
 
 const char* slurm_state_name(const Node& n) {
   if (n.down()) return "down";
@@ -86,7 +90,7 @@ bool owns(const ControllerSnapshot& s, uint32_t job_id, uid_t uid) {
 }  // namespace
 
 ApiResponse error_response(int status, const std::string& reason) {
-  return ApiResponse{status, json{{"error", reason}}.dump(), "application/json"};
+  return ApiResponse{status, to_text(json{{"error", reason}}), "application/json"};
 }
 
 Api::Api(ApiSettings settings, SnapshotBoard& board, CommandQueue& commands, Store& history, Metrics& metrics,

@@ -95,7 +95,8 @@ bool Notifier::deliver(const Notification& n) {
 bool Notifier::post_webhook(const Notification& n) {
   CURL* curl = curl_easy_init();
   if (!curl) return false;
-  std::string body = nlohmann::json{{"text", message_text(n, settings_.cluster)}}.dump();
+  std::string body = nlohmann::json{{"text", message_text(n, settings_.cluster)}}.dump(
+      -1, ' ', false, nlohmann::json::error_handler_t::replace);  // a job's name need not be UTF-8
   curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
   curl_easy_setopt(curl, CURLOPT_URL, settings_.webhook_url.c_str());
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);

@@ -519,3 +519,15 @@ TEST_CASE("api: a credential made for another cluster (one sharing the munge key
   CHECK(w.events_of_kind("manual_replace") == 0);
   CHECK(w.call("POST", path, w.munge.credential("POST", path)).status == 200);
 }
+
+TEST_CASE("api: bytes that are not UTF-8 (a job's name, a method, a path) are answered, not a 500", "[api]") {
+  ApiWorld w;
+  w.slurm.jobs[7].name = "train\xbd\xff";  // any bytes a user gave sbatch --job-name
+  w.ctl->tick();
+  w.board.publish(w.ctl->snapshot());
+  ApiResponse jobs = w.call("GET", "/v1/jobs");
+  CHECK(jobs.status == 200);
+  CHECK(jobs.body.find("train\xef\xbf\xbd") != std::string::npos);  // U+FFFD in place of the bad bytes
+  CHECK(w.call("G\xbdT", "/v1/status").status == 405);  // found by fuzz/api_fuzz.cpp
+  CHECK(w.call("GET", "/v1/nodes/n\xbd").status == 400);
+}
