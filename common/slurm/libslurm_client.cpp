@@ -156,7 +156,7 @@ Result<std::string> LibSlurmClient::cluster_name() {
   slurm_conf_t* conf = nullptr;
   if (slurm_load_ctl_conf(0, &conf) != SLURM_SUCCESS) return last_error("slurm_load_ctl_conf");
   std::string name = str(conf->cluster_name);
-  slurm_free_ctl_conf(conf);
+  compat::free_ctl_conf(conf);
   if (name.empty()) return Error{0, "slurmctld has no ClusterName"};
   return name;
 }

@@ -102,6 +102,14 @@ void xfree(T*& p) {
   p = nullptr;
 }
 
+// What slurm_load_ctl_conf returns is freed by slurm_free_ctl_conf up to 25.11 and by slurm_free_conf since
+// (renamed). Found by argument-dependent lookup on the configuration type, whichever this slurm.h declares.
+template <typename Conf>
+void free_ctl_conf(Conf* conf) {
+  if constexpr (requires { slurm_free_conf(conf); }) slurm_free_conf(conf);
+  else slurm_free_ctl_conf(conf);
+}
+
 // The name slurm_create_reservation returns: malloc'd up to 24.11 ("caller must free"), xmalloc'd in 26.05
 // ("caller must xfree"; free() aborts there).
 inline void free_reservation_name(char* name) {
