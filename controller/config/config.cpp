@@ -211,6 +211,12 @@ std::string known_keys() {
 
 }  // namespace
 
+std::vector<std::string> config_keys() {
+  std::vector<std::string> out;
+  for (const auto& [k, _] : keys()) out.push_back(k);
+  return out;
+}
+
 Result<std::chrono::milliseconds> parse_duration(const std::string& value) {
   static const std::pair<const char*, long long> units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
   std::string digits = value;

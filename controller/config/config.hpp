@@ -5,6 +5,7 @@
 #include <chrono>
 #include <csignal>
 #include <string>
+#include <vector>
 
 #include "autoresume/result.hpp"
 #include "util/listen_address.hpp"
@@ -55,6 +56,8 @@ struct Config {
 
 // Parses `text` (the contents of `path`, used in messages).
 Result<Config> parse_config(const std::string& text, const std::string& path);
+// Every key the parser accepts (autoresume.conf(5) documents each one; a test holds them together).
+std::vector<std::string> config_keys();
 // Reads and parses the file; a missing file is an error.
 Result<Config> load_config(const std::string& path);
 

@@ -1,5 +1,10 @@
 #include "catch_compat.hpp"
 
+#include <algorithm>
+#include <fstream>
+#include <iterator>
+#include <regex>
+
 #include "config/config.hpp"
 
 using namespace autoresume;
@@ -77,4 +82,26 @@ TEST_CASE("durations that overflow, fractions of a second for whole-second keys,
   }
   auto fine = parse_config("# a comment\nDrainTimeout=2m   # and one after a value\n", "a.conf");
   REQUIRE(fine.ok());
+}
+
+TEST_CASE("config: every key is documented in autoresume.conf(5) and in the packaged file, and nothing else is",
+          "[config][docs]") {
+  auto read = [](const std::string& path) {
+    std::ifstream in(std::string(AUTORESUME_SOURCE_DIR) + "/" + path);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  std::string man = read("man/autoresume.conf.5"), packaged = read("packaging/autoresume.conf");
+  REQUIRE_FALSE(man.empty());
+  auto keys = config_keys();
+  CHECK(keys.size() >= 30);
+  for (const auto& k : keys) {
+    INFO(k);
+    CHECK(man.find("\n.B " + k + "=") != std::string::npos);
+    CHECK((packaged.find("\n" + k + "=") != std::string::npos || packaged.find("\n#" + k + "=") != std::string::npos));
+  }
+  std::regex documented("\n\\.B ([A-Z][A-Za-z]+)=");
+  for (std::sregex_iterator it(man.begin(), man.end(), documented), end; it != end; ++it) {
+    INFO((*it)[1]);
+    CHECK(std::count(keys.begin(), keys.end(), (*it)[1].str()) == 1);
+  }
 }

@@ -10,7 +10,7 @@
 
 using namespace autoresume;
 
-TEST_CASE("store: only watched jobs are loaded at start; any record is found by id", "[store]") {
+TEST_CASE("store: only watched jobs are loaded at start, any record is found by id", "[store]") {
   auto store = Store::open(":memory:").value();
   const JobPhase all[] = {JobPhase::Running, JobPhase::Signalled, JobPhase::Requeueing, JobPhase::WaitingPending,
                           JobPhase::Held,    JobPhase::Starting,  JobPhase::Exhausted,  JobPhase::NotResumed,
@@ -39,7 +39,7 @@ TEST_CASE("store: only watched jobs are loaded at start; any record is found by 
   CHECK_FALSE(store->find_job(99));
 }
 
-TEST_CASE("store: history older than the retention is pruned; what is in progress stays", "[store]") {
+TEST_CASE("store: history older than the retention is pruned, what is in progress stays", "[store]") {
   auto store = Store::open(":memory:").value();
   store->add_event("node_failed", "n1", "old");
   int64_t intended = store->begin_action("requeue", "7", "attempt 1 of 3");  // in flight: never pruned
