@@ -260,10 +260,10 @@ Status LibSlurmClient::signal_job(uint32_t job_id, int signal) {
   return status_of(compat::kill_job(job_id, static_cast<uint16_t>(signal), KILL_FULL_JOB), "slurm_kill_job");
 }
 
-// A TCP connect to the node's slurmd port, nothing sent. Not an RPC: slurm_get_node_energy (the RPC this used)
-// wrote a libslurm error line to the daemon's stderr on every dead node and, on 26.05 without an energy plugin,
-// returns a pointer that aborts when freed. A listening slurmd logs one "Zero Bytes" line for the empty
-// connection; the probe runs only for nodes already suspected, never for every node every tick.
+// A half-open TCP probe of the node's slurmd port (common/slurm/slurmd_probe.hpp): slurmd never sees a
+// connection, so it logs nothing. Not an RPC: slurm_get_node_energy (the RPC this used) wrote a libslurm error
+// line to the daemon's stderr on every dead node and, on 26.05 without an energy plugin, returns a pointer that
+// aborts when freed; a plain connect makes a live slurmd log two "Zero Bytes" errors.
 Result<bool> LibSlurmClient::slurmd_answers(const std::string& node) {
   if (!node_msg_) return Error{0, "slurmd probe of " + node + ": no node table loaded yet"};
   for (uint32_t i = 0; i < node_msg_->record_count; ++i) {
