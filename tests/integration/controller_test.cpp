@@ -281,7 +281,7 @@ TEST_CASE("(flood) the API flooded under a 1024-descriptor limit: recovery decis
   setrlimit(RLIMIT_NOFILE, &lim);
   REQUIRE(lim.rlim_cur > 1500);
 
-  uint32_t id = rc.submit_counter("--auto-resume=1");
+  uint32_t id = rc.submit_counter("--auto-resume=1", 400);  // long enough to outlast the flood's set-up
   rc.wait_running(id);
   // 1,100 connections that send nothing, and 20 that trickle a header a byte a second (each read in time).
   std::vector<int> crowd;
@@ -302,7 +302,9 @@ TEST_CASE("(flood) the API flooded under a 1024-descriptor limit: recovery decis
     }
     for (int fd : fds) close(fd);
   });
-  rc.c.kill_node(rc.c.job(id).nodes.back());
+  Job before = rc.c.job(id);
+  REQUIRE(before.state == JobState::Running);
+  rc.c.kill_node(before.nodes.back());
   bool resumed = wait_until(90s, [&] {
     Job j = rc.c.job(id);
     return j.state == JobState::Running && j.restart_count == 1;
