@@ -27,7 +27,7 @@ check autoresume-agent.8 "$build/agent/autoresume-agent" run
 for word in --auto-resume --auto-resume-max-attempts default= default_max_attempts= max_attempts= AUTO_RESUME_ATTEMPT \
             AUTO_RESUME_MAX_ATTEMPTS; do
   plain auto_resume.8 | grep -qF -- "$word" || { echo "man_check: auto_resume.8 does not document $word"; status=1; }
-  grep -qF -- "${word%=}" "$src/plugstack.conf.d/auto_resume.conf" || { echo "man_check: $word is not in the sample plugstack"; status=1; }
+  grep -qF -- "${word%=}" "$src/packaging/auto_resume.conf.in" || { echo "man_check: $word is not in the sample plugstack"; status=1; }
 done
 command -v groff >/dev/null || { echo "man_check: groff is not installed: page syntax not checked here"; exit $status; }
 for page in "$src"/man/*.[0-9]; do
