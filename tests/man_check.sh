@@ -22,6 +22,7 @@ check autoresumectl.1 "$build/ctl/autoresumectl"
 for sub in events replace; do check autoresumectl.1 "$build/ctl/autoresumectl" "$sub"; done
 check autoresume-agent.8 "$build/agent/autoresume-agent"
 check autoresume-agent.8 "$build/agent/autoresume-agent" check
+check autoresume-gpu-validate.8 "$src/agent/validate/autoresume-gpu-validate"
 check autoresume-agent.8 "$build/agent/autoresume-agent" run
 # The plugin's options and plugstack arguments, from its sample configuration.
 for word in --auto-resume --auto-resume-max-attempts default= default_max_attempts= max_attempts= AUTO_RESUME_ATTEMPT \

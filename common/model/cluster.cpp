@@ -1,5 +1,7 @@
 #include "model/cluster.hpp"
 
+#include <algorithm>
+
 namespace autoresume {
 
 const char* to_string(JobState s) {
@@ -31,6 +33,30 @@ const char* to_string(NodeBase b) {
     case NodeBase::Unknown: break;
   }
   return "UNKNOWN";
+}
+
+uint32_t Node::gpu_count() const {
+  // Items split at top-level commas ("(S:0,2)" belongs to its item); each is NAME[:TYPE]:COUNT[(SOCKETS)].
+  uint64_t total = 0;
+  std::string item;
+  int depth = 0;
+  auto add = [&] {
+    std::string plain = item.substr(0, item.find('('));
+    item.clear();
+    auto first = plain.find(':'), last = plain.rfind(':');
+    if (first == std::string::npos || plain.substr(0, first) != "gpu") return;
+    const std::string count = plain.substr(last + 1);
+    if (count.empty() || count.find_first_not_of("0123456789") != std::string::npos || count.size() > 6) return;
+    total += std::stoul(count);
+  };
+  for (char c : gres) {
+    if (c == '(') ++depth;
+    if (c == ')' && depth > 0) --depth;
+    if (c == ',' && depth == 0) { add(); continue; }
+    item += c;
+  }
+  add();
+  return static_cast<uint32_t>(std::min<uint64_t>(total, UINT32_MAX));
 }
 
 }  // namespace autoresume

@@ -35,6 +35,8 @@ struct Node {
   bool out_of_service() const { return drain || fail || down(); }
   // Takes no new work: drained, down, failing or not answering.
   bool unavailable() const { return drain || fail || not_responding || down() || base == NodeBase::Future; }
+  // GPUs the node's Gres gives it ("gpu:h200:8(S:0-1),gpu:t4:2" -> 10): what its validation must find.
+  uint32_t gpu_count() const;
 };
 
 enum class JobState { Pending, Running, Suspended, Completed, Cancelled, Failed, Timeout, NodeFail, Preempted,
@@ -86,6 +88,7 @@ struct ValidationJobSpec {
   std::string reservation;
   std::string script;
   uint32_t time_limit_minutes = 10;
+  uint32_t gpus = 0;  // the node's GPUs, all requested (GRES): a validation sees every device the node has
 };
 
 }  // namespace autoresume

@@ -193,7 +193,9 @@ Result<uint32_t> FakeSlurm::submit_validation_job(const ValidationJobSpec& spec)
   auto n = node(spec.node);
   if (!n) return n.error();
   uint32_t id = next_job_id++;
-  calls.push_back("submit " + spec.name + " " + spec.node + " " + spec.reservation);
+  calls.push_back("submit " + spec.name + " " + spec.node + " " + spec.reservation +
+                  (spec.gpus ? " gpus=" + std::to_string(spec.gpus) : ""));
+  validation_specs.push_back(spec);
   Job& j = jobs[id];
   j.id = id;
   j.name = spec.name;

@@ -16,6 +16,7 @@ class FakeSlurm final : public SlurmClient {
   std::map<std::string, Node> nodes;
   std::map<uint32_t, Job> jobs;
   std::vector<std::string> calls;  // "drain n2 autoresume: ...", "requeue 7 hold", ... in order
+  std::vector<ValidationJobSpec> validation_specs;  // every validation job submitted, as submitted
   std::optional<Error> fail_next;  // the next call (load or action) fails with this error
   bool unreachable = false;  // every call fails as if slurmctld did not answer
   std::map<uint32_t, Error> failing_jobs;  // every action on these jobs fails with this error

@@ -11,13 +11,21 @@ namespace {
 
 constexpr const char* kReplaceFailuresKey = "replace_failures_in_a_row";
 
+// A node name as one shell word (Slurm's names are the admin's, but the script is run by root).
+std::string shell_quoted(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
 // After a crash between the submit and the journal, the job is found by what only the controller's own
 // validation job has together: its name, root as its user, the controller's reservation, submitted after the
 // journaled start. A user's job named autoresume-validate-NODE is none of these (it cannot run as root, nor in a
-// reservation whose only user is root).
+// reservation whose only user is root). The submit time is whole seconds from time(), which reads a coarse clock
+// that can lag the journal's clock across a second boundary: 2 s of slack, not 1 (a unit test met that edge).
 bool is_our_validation_job(const Job& j, const NodeRecord& r) {
   return r.validation_started != 0 && j.name == validation_job_name(r.name) && j.user_id == 0 &&
-         j.reservation == validation_reservation_name(r.name) && static_cast<double>(j.submit_time) + 1 >= r.validation_started;
+         j.reservation == validation_reservation_name(r.name) && static_cast<double>(j.submit_time) + 2 >= r.validation_started;
 }
 
 const Job* find_validation_job(const std::vector<Job>& jobs, const NodeRecord& r) {
@@ -160,8 +168,11 @@ Status Controller::run_node_action(const NodeDecision& d, NodeRecord& r, const N
       spec.node = node;
       spec.partition = n.partitions.empty() ? "" : n.partitions.front();
       spec.reservation = validation_reservation_name(node);
-      spec.script = "#!/bin/sh\n# autoresume: validation of " + node + "\nexec " + config_.validation_program + "\n";
+      // What the program must find there: the node's name and the GPUs its Gres gives it (0: a node without GPUs).
+      spec.script = "#!/bin/sh\n# autoresume: validation of " + node + "\nexport AUTORESUME_NODE=" + shell_quoted(node) +
+                    " AUTORESUME_NODE_GPUS=" + std::to_string(n.gpu_count()) + "\nexec " + config_.validation_program + "\n";
       spec.time_limit_minutes = static_cast<uint32_t>((config_.validation_timeout.count() + 59) / 60);
+      spec.gpus = n.gpu_count();
       return act("validate", node, config_.validation_program, [&]() -> Status {
         auto id = slurm_.submit_validation_job(spec);
         if (!id) return id.error();

@@ -128,4 +128,12 @@ inline constexpr int kSpankInitFailureMode = ESPANK_JOB_FAILURE;
 inline constexpr int kSpankInitFailureMode = 0;
 #endif
 
+// How a job asks for a GRES in tres_per_node: "gres:gpu:2" up to 23.02, "gres/gpu:2" since 23.11 (what
+// srun --gres writes there: gres_prepend_tres_type).
+#if SLURM_VERSION_NUMBER >= SLURM_VERSION_NUM(23, 11, 0)
+inline constexpr const char* kGresTresPrefix = "gres/";
+#else
+inline constexpr const char* kGresTresPrefix = "gres:";
+#endif
+
 }  // namespace autoresume::slurm_compat

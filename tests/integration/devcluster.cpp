@@ -56,6 +56,7 @@ DevCluster::DevCluster(const std::string& name, ClusterOptions o) : dir_(std::st
                     std::to_string(o.slurmd_timeout);
   if (!o.plugstack.empty()) cmd += " --plugstack '" + o.plugstack + "'";
   for (const auto& line : o.extra_conf) cmd += " --extra-conf '" + line + "'";
+  if (o.gpus > 0) cmd += " --gpus " + std::to_string(o.gpus);
   // A cluster left by a killed earlier run of this same test would hold the directory.
   run(source_dir() + "/scripts/devcluster down --dir " + dir_);
   auto r = run(cmd);

@@ -38,6 +38,7 @@ struct ClusterOptions {
   std::vector<std::string> extra_conf;
   int cred_expire = 120;
   int slurmd_timeout = 10;
+  int gpus = 0;  // a count-only gpu GRES per node (scripts/devcluster --gpus)
 };
 
 class DevCluster {

@@ -3,6 +3,7 @@
 // objects left alone, and controller crashes in the middle.
 #include "catch_compat.hpp"
 #include <fstream>
+#include <regex>
 #include <thread>
 
 #include "devcluster.hpp"
@@ -118,6 +119,33 @@ TEST_CASE("(lifecycle c) Action:Reboot takes the reboot path", "[lifecycle]") {
   Node n2 = rc.c.node("n2");
   CHECK_FALSE(n2.drain);
   CHECK(n2.reason.empty());
+}
+
+TEST_CASE("(lifecycle g) on GPU nodes the validation job holds every GPU of the node and is told how many",
+          "[lifecycle]") {
+  const std::string name = "lc-gres";
+  std::string marker = std::string(AUTORESUME_ITEST_ROOT) + "/" + name + ".gpus";
+  std::string program = std::string(AUTORESUME_ITEST_ROOT) + "/" + name + "-validate.sh";
+  run("mkdir -p " + std::string(AUTORESUME_ITEST_ROOT) + " && rm -f " + marker);
+  // What the validation program sees; it runs long enough for the test to read the job's request.
+  std::ofstream(program) << "#!/bin/sh\necho \"$AUTORESUME_NODE $AUTORESUME_NODE_GPUS\" >" << marker << "\nsleep 3\n";
+  run("chmod +x " + program);
+  ClusterOptions o = ResumeCluster::options(name, 2);
+  o.gpus = 2;
+  DevCluster c(name, o);
+  c.start_controller({replace_program(name), "ValidationProgram=" + program, kNoSettle});
+  c.kill_node("n2");
+  std::string request;
+  REQUIRE(wait_until(60s, [&] {
+    auto r = c.sh("scontrol -o show job 2>/dev/null | grep 'JobName=autoresume-validate-n2 '");
+    if (r.rc != 0) return false;
+    request = r.out;
+    return true;
+  }));
+  INFO(request);
+  // 22.05 writes the request "gres:gpu:2", 23.11+ "gres/gpu:2".
+  CHECK(std::regex_search(request, std::regex("TresPerNode=gres[:/]gpu:2")));
+  REQUIRE(wait_until(60s, [&] { return read_file(marker) == "n2 2\n"; }));
 }
 
 TEST_CASE("(lifecycle e) an admin's reservation and an admin's drain survive a node's lifecycle untouched",

@@ -121,6 +121,38 @@ TEST_CASE("lifecycle: a dead node is drained, replaced, validated in a reservati
   CHECK(c.tick().empty());
 }
 
+TEST_CASE("lifecycle: the validation job asks for every GPU of the node and tells its program how many", "[lifecycle]") {
+  Cluster c;
+  c.slurm.nodes["n2"].gres = "gpu:h200:4(S:0-1),gpu:t4:2,nic:1";
+  c.dies("n2");
+  c.tick();
+  c.tick();
+  c.fresh_slurmd("n2");
+  c.tick();
+  c.tick();
+  REQUIRE(c.tick() == Calls{"submit autoresume-validate-n2 n2 autoresume-n2 gpus=6"});
+  REQUIRE(c.slurm.validation_specs.size() == 1);
+  const std::string& script = c.slurm.validation_specs[0].script;
+  CHECK(script.find("export AUTORESUME_NODE='n2' AUTORESUME_NODE_GPUS=6\n") != std::string::npos);
+  CHECK(script.find("\nexec /") != std::string::npos);
+}
+
+TEST_CASE("Node::gpu_count reads the GPUs out of a Gres string", "[lifecycle]") {
+  auto gpus = [](const std::string& gres) {
+    Node n;
+    n.gres = gres;
+    return n.gpu_count();
+  };
+  CHECK(gpus("") == 0);
+  CHECK(gpus("(null)") == 0);
+  CHECK(gpus("gpu:8") == 8);
+  CHECK(gpus("gpu:h200:8(S:0-1)") == 8);
+  CHECK(gpus("gpu:a100:4(S:0,1),gpu:t4:2") == 6);
+  CHECK(gpus("nic:2,gpu:2") == 2);
+  CHECK(gpus("gpuish:4") == 0);
+  CHECK(gpus("gpu:h200:lots") == 0);
+}
+
 TEST_CASE("lifecycle: the replace program runs with the node name, its failure counts, then quarantine",
           "[lifecycle]") {
   Cluster c;
