@@ -1,60 +1,84 @@
 #!/bin/bash
-# End to end on a real GPU node: one-node Slurm with a gpu GRES (shared/tools/h200-slurm.sh), the auto_resume
-# plugin and autoresumed built here, examples/pytorch_ddp/train.sbatch on the GPU (NCCL) with --auto-resume=1.
-#   1. a baseline run, uninterrupted, gives the reference model hash;
-#   2. the resumed run is interrupted twice: the agent's real NVML reading trips a check (GPU temperature limit
-#      set below the GPU's actual temperature) and the agent drains its node (check --drain); later an admin's
-#      Action:Replace. Each time: the controller requeues the job, the node is "replaced" (slurmd restarted) and
-#      validated with the agent's real checks (normal limits), returned to service, and the job resumes from its
-#      checkpoint on the GPU;
-#   3. the final model hashes are compared, and the timeline is printed.
-# The controller's node lifecycle (replace, validate in a reservation, return) is later work: here this script
-# plays that part (slurmd restart, agent check, resume), in the order it will, and says so in the timeline.
-# Needs: .h200/ with h200-slurm.sh, debs/ (its list plus libslurm-dev libsqlite3-dev libmunge-dev) and include/
-# (nlohmann, CLI) as header-only libraries. Run from the project root as root: bash bench/h200_e2e.sh [OUTDIR]
+# End to end on a real GPU node, the whole product: one-node Slurm 22.05 with a gpu GRES (.h200/h200-slurm.sh, from
+# carried Debian packages), the auto_resume plugin, autoresumed with its own node lifecycle (ReplaceProgram: a
+# fresh slurmd for the node, standing in for the site's replacement; ValidationProgram: the validation suite
+# autoresume-gpu-validate --quick, run by the controller as a job in its maintenance reservation holding the node's
+# GPU), and autoresume-agent run on the node with real NVML (heartbeats, XID events, sustained temperature).
+#   1. a baseline run of examples/pytorch_ddp on the GPU, uninterrupted: the reference model hash;
+#   2. the same with --auto-resume=1, interrupted twice: (a) the agent's temperature limit set below the GPU's real
+#      reading, so the agent drains its node (then an agent with normal limits takes over, as after a fix); (b) an
+#      admin's Action:Replace. Each time the controller requeues the job and holds it (one node: no spare), replaces
+#      the node, validates it with the suite on the GPU, returns it, and the job resumes from its checkpoint;
+#   3. the model hashes compared; the timeline (fault -> running again, the validation's duration and figures).
+# The binaries are built on Debian 12 (cmake -S . -B build-h200 -DCMAKE_BUILD_TYPE=Release -DAUTORESUME_TESTS=OFF)
+# and run here with the carried Debian libraries (glibc 2.36 binaries on Ubuntu 24.04's 2.39).
+# Needs: .h200/ with h200-slurm.sh and debs/ (its list plus libprometheus-cpp-core1.0 and libcpp-httplib0.11),
+# build-h200/. Run from the project root as root: bash bench/h200_e2e.sh [OUTDIR]
 set -euo pipefail
 out=${1:-/tmp/h200-e2e}
 mkdir -p "$out"
 repo=$(pwd)
-R=/opt/sr
+B=${H200_BUILD:-$repo/build-h200}
 D=${H200_DIR:-/tmp/h200-slurm}
 t0=$(date +%s.%N)
 say() { printf '%s  +%6.1fs  %s\n' "$(date +%T.%3N)" "$(awk "BEGIN{print $(date +%s.%N) - $t0}")" "$*" | tee -a "$out/timeline.txt"; }
+now() { date +%s.%N; }
+since() { awk "BEGIN{printf \"%.1f\", $(now) - $1}"; }
 
-mkdir -p $R $D
-for d in .h200/debs/*.deb; do dpkg -x "$d" $R; done
-say "build: plugin, controller, agent (Slurm 22.05 headers from Debian's packages)"
-cmake -S . -B /tmp/b -DAUTORESUME_TESTS=OFF -DCMAKE_PREFIX_PATH=$R/usr -DAUTORESUME_EXTRA_INCLUDE=$repo/.h200/include \
-  -DSQLite3_INCLUDE_DIR=$R/usr/include -DSQLite3_LIBRARY=/usr/lib/x86_64-linux-gnu/libsqlite3.so.0 >"$out/cmake.log"
-cmake --build /tmp/b -j"$(nproc)" >"$out/build.log" 2>&1 || { tail -30 "$out/build.log"; exit 1; }
-
-echo "required /tmp/b/spank_plugin/auto_resume.so" >$D/plugstack.conf
+mkdir -p $D
+echo "required $B/spank_plugin/auto_resume.so" >$D/plugstack.conf
 export H200_EXTRA_CONF="PlugStackConfig=$D/plugstack.conf"
 source .h200/h200-slurm.sh >"$out/slurm-up.log" 2>&1
-say "slurm up: $(sinfo -h -o '%N %T %G')"
+say "slurm up: $(sinfo -h -o '%N %T %G'); $(nvidia-smi -L | head -1)"
+
+python=$(command -v python3)
+cat >$D/replace-g1.sh <<S
+#!/bin/sh
+# Stand-in for the site's replacement program: the node comes back with a fresh slurmd.
+export PATH=$PATH LD_LIBRARY_PATH=$LD_LIBRARY_PATH
+pid=\$(cat $D/slurmd-\$1.pid 2>/dev/null) && kill "\$pid" 2>/dev/null && while kill -0 "\$pid" 2>/dev/null; do sleep 0.1; done
+exec slurmd -f $D/slurm.conf -N "\$1"
+S
+chmod +x $D/replace-g1.sh
+# The validation job's environment is PATH only: the carried libraries and the suite's log are given on its line.
 cat >$D/autoresume.conf <<C
 StateDir=$D/autoresume
 PollInterval=500ms
+ListenAddress=127.0.0.1:6828
+SlurmUser=root
+ReplaceProgram=$D/replace-g1.sh
+ValidationProgram=/usr/bin/env LD_LIBRARY_PATH=$LD_LIBRARY_PATH $python $repo/agent/validate/autoresume-gpu-validate --quick --agent $B/agent/autoresume-agent >>$out/validation.log 2>&1
+BreakerSettle=0s
 C
-/tmp/b/controller/autoresumed --foreground --config $D/autoresume.conf >"$out/autoresumed.log" 2>&1 &
+$B/controller/autoresumed --check-config --config $D/autoresume.conf
+$B/controller/autoresumed --foreground --config $D/autoresume.conf >"$out/autoresumed.log" 2>&1 &
 ctl=$!
-trap 'kill $ctl 2>/dev/null || true' EXIT
+agent=""
+start_agent() { # start_agent TEMP-MAX
+  $B/agent/autoresume-agent run --node g1 --controller http://127.0.0.1:6828 --listen none --interval 1 \
+    --gpu-temp-max "$1" --gpu-temp-for 3 >>"$out/agent.log" 2>&1 &
+  agent=$!
+}
+trap 'kill $ctl $agent 2>/dev/null || true' EXIT
+start_agent 85
+say "autoresumed (pid $ctl) and autoresume-agent run (pid $agent, real NVML, GPU temperature limit 85 C) started"
 
-export TRAIN_PY=$repo/examples/pytorch_ddp/train.py PYTHON=${PYTHON:-python3}
-args="--steps 400 --checkpoint-every 25 --step-seconds 0.05"
+export TRAIN_PY=$repo/examples/pytorch_ddp/train.py PYTHON=$python
+args="--steps 800 --checkpoint-every 25 --step-seconds 0.05"
 mkdir -p "$out/baseline" "$out/resumed"
 state() { scontrol show job "$1" | grep -oE 'JobState=[A-Z]+' | cut -d= -f2; }
 wait_for() { # wait_for SECONDS what command...
   local until=$(($(date +%s) + $1)) what=$2; shift 2
-  until "$@"; do [ "$(date +%s)" -lt $until ] || { say "TIMEOUT waiting for $what"; return 1; }; sleep 0.2; done
+  until "$@"; do [ "$(date +%s)" -lt $until ] || { say "TIMEOUT waiting for $what"; tail -20 "$out/autoresumed.log"; return 1; }; sleep 0.2; done
 }
 is() { [ "$(state "$1")" = "$2" ]; }
-ckpt_at_least() { python3 - "$1" "$2" <<'P'
+ckpt_at_least() { "$python" - "$1" "$2" <<'P'
 import sys, torch
 try: sys.exit(0 if torch.load(sys.argv[1], map_location="cpu")["step"] >= int(sys.argv[2]) else 1)
 except Exception: sys.exit(1)
 P
 }
+node_event() { grep -c "event=$1 node=g1" "$out/autoresumed.log" || true; }
 
 base=$(sbatch --parsable -N1 --ntasks-per-node=1 --gres=gpu:1 --auto-resume=0 -o "$out/baseline/out.log" \
   examples/pytorch_ddp/train.sbatch "$out/baseline" $args)
@@ -66,46 +90,46 @@ job=$(sbatch --parsable -N1 --ntasks-per-node=1 --gres=gpu:1 -o "$out/resumed/ou
   examples/pytorch_ddp/train.sbatch "$out/resumed" $args)
 say "job $job submitted with --auto-resume=1 (in train.sbatch), --gres=gpu:1"
 
-recover() { # recover FAULT-DESCRIPTION: wait for requeue, replace, validate, return, running again
-  wait_for 60 "requeue" bash -c "scontrol show job $job | grep -q 'Restarts=$1'"
-  say "controller requeued job $job ($(grep -c 'action=requeue ' "$out/autoresumed.log") requeue(s) in its journal log); job $(state "$job")"
-  local pid; pid=$(cat $D/slurmd-g1.pid)
-  kill "$pid"; while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
-  slurmd -f $D/slurm.conf -N g1
-  wait_for 10 "slurmd pid file" test -s $D/slurmd-g1.pid
-  say "replace (stand-in for ReplaceProgram): slurmd of g1 restarted, pid $(cat $D/slurmd-g1.pid)"
-  wait_for 30 "g1 registered" bash -c "scontrol show node g1 | grep -q 'SlurmdStartTime'"
-  if /tmp/b/agent/autoresume-agent check --node g1 >"$out/validate-$1.txt"; then
-    say "validate (stand-in for the validation job): autoresume-agent check, real NVML: healthy"
-  else
-    say "validate FAILED: $(grep fail "$out/validate-$1.txt")"; return 1
-  fi
-  scontrol update nodename=g1 state=resume
-  say "node g1 returned to service"
-  wait_for 60 "running again" is "$job" RUNNING
-  say "job $job RUNNING again"
-  wait_for 60 "attempt $1 started" grep -q "attempt=$1 nccl" "$out/resumed/out.log"
-  say "job $job: $(grep "attempt=$1 nccl" "$out/resumed/out.log" | cut -d' ' -f2-)"
+recover() { # recover N FAULT-TIME: requeued and held, replaced, validated by the suite, returned, running again
+  local n=$1 fault=$2 validated_before
+  validated_before=$(node_event node_validated)
+  wait_for 60 "requeue" bash -c "scontrol show job $job | grep -q 'Restarts=$n'"
+  say "job $job requeued (Restarts=$n), $(state "$job"): $(scontrol show job "$job" | grep -oE 'Reason=[^ ]*')"
+  wait_for 120 "replacement" bash -c "grep -q 'event=node_replaced node=g1' '$out/autoresumed.log' && [ \$(grep -c 'event=node_replaced node=g1' '$out/autoresumed.log') -ge $n ]"
+  say "g1 replaced: $(grep 'event=node_replaced node=g1' "$out/autoresumed.log" | tail -1 | grep -o 'detail="[^"]*"')"
+  local vstart; vstart=$(now)
+  wait_for 300 "validation" bash -c "[ \$(grep -c 'event=node_validated node=g1' '$out/autoresumed.log') -gt $validated_before ]"
+  say "g1 validated by the suite in a GRES job in its reservation ($(since "$vstart") s after the replacement)"
+  wait_for 120 "running again" is "$job" RUNNING
+  say "job $job RUNNING again: $(since "$fault") s after fault $n"
+  wait_for 120 "attempt $n started" grep -q "attempt=$n nccl" "$out/resumed/out.log"
+  say "job $job: $(grep "attempt=$n nccl" "$out/resumed/out.log" | cut -d' ' -f2-)"
 }
 
 wait_for 120 "first checkpoint" ckpt_at_least "$out/resumed/ddp.ckpt" 50
 temp=$(nvidia-smi --query-gpu=temperature.gpu --format=csv,noheader | head -1)
-say "fault 1: GPU at ${temp} C; agent check with GpuTempMax=$((temp - 5)) C (below the real reading)"
-if ! /tmp/b/agent/autoresume-agent check --drain --node g1 --gpu-temp-max $((temp - 5)) >"$out/fault-check.txt"; then
-  say "agent verdict fail: $(tail -1 "$out/fault-check.txt")"
-else
-  say "agent check passed unexpectedly"; exit 1
-fi
-recover 1
+kill $agent; wait $agent 2>/dev/null || true
+fault1=$(now)
+start_agent $((temp - 5))
+say "fault 1: GPU at ${temp} C; agent restarted with a limit of $((temp - 5)) C (below the real reading), sustained 3 s"
+wait_for 60 "the agent's drain" bash -c "scontrol show node g1 | grep -q 'Reason=autoresume:'"
+say "agent drained g1: $(scontrol show node g1 | grep -o 'Reason=.*' | cut -c1-100)"
+kill $agent; wait $agent 2>/dev/null || true
+start_agent 85
+say "agent back on normal limits (85 C), as after the site's fix"
+recover 1 "$fault1"
 
-wait_for 120 "a checkpoint after the first resume" ckpt_at_least "$out/resumed/ddp.ckpt" 200
+wait_for 120 "a checkpoint after the first resume" ckpt_at_least "$out/resumed/ddp.ckpt" 300
+fault2=$(now)
 scontrol update nodename=g1 state=fail reason=Action:Replace
 say "fault 2: admin sets Action:Replace on g1"
-recover 2
+recover 2 "$fault2"
 
 wait_for 300 "done" is "$job" COMPLETED
 say "job $job done: $(grep -o 'sha256=[0-9a-f]*' "$out/resumed/out.log")"
 a=$(grep -o 'sha256=[0-9a-f]*' "$out/baseline/out.log"); b=$(grep -o 'sha256=[0-9a-f]*' "$out/resumed/out.log")
 [ "$a" = "$b" ] && say "SAME MODEL: resumed twice = uninterrupted ($a)" || { say "DIFFERENT MODELS: $a vs $b"; exit 1; }
-grep -E 'event=(node_failed|action|job_phase|job_resumed)' "$out/autoresumed.log" | cut -c12-23,24- >"$out/controller-events.txt" || true
+grep -E 'event=(node_failed|node_phase|node_replaced|node_validated|action|job_phase)' "$out/autoresumed.log" \
+  >"$out/controller-events.txt" || true
 cp "$out/baseline/out.log" "$out/baseline.log"; cp "$out/resumed/out.log" "$out/resumed.log"
+ls $D/autoresume/programs/ 2>/dev/null && cp $D/autoresume/programs/* "$out/" 2>/dev/null || true
