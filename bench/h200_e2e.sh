@@ -12,6 +12,9 @@
 #   3. the model hashes compared; the timeline (fault -> running again, the validation's duration and figures).
 # The binaries are built on Debian 12 (cmake -S . -B build-h200 -DCMAKE_BUILD_TYPE=Release -DAUTORESUME_TESTS=OFF)
 # and run here with the carried Debian libraries (glibc 2.36 binaries on Ubuntu 24.04's 2.39).
+# H200_GPUS=2 (the 2-GPU machine): the node gets Gres=gpu:2, the job one DDP rank per GPU (--gres=gpu:2), and
+# before the runs one GPU's fault alone: GPU 1 heated by a matmul loop, the agent's limit between the two GPUs'
+# readings; the drain reason and the agent's /metrics must name GPU 1 and not GPU 0.
 # Needs: .h200/ with h200-slurm.sh and debs/ (its list plus libprometheus-cpp-core1.0 and libcpp-httplib0.11),
 # build-h200/. Run from the project root as root: bash bench/h200_e2e.sh [OUTDIR]
 set -euo pipefail
@@ -29,7 +32,15 @@ mkdir -p $D
 echo "required $B/spank_plugin/auto_resume.so" >$D/plugstack.conf
 export H200_EXTRA_CONF="PlugStackConfig=$D/plugstack.conf"
 source .h200/h200-slurm.sh >"$out/slurm-up.log" 2>&1
-say "slurm up: $(sinfo -h -o '%N %T %G'); $(nvidia-smi -L | head -1)"
+GPUS=${H200_GPUS:-1}
+if [ "$GPUS" -gt 1 ]; then  # h200-slurm.sh declares one GPU: the node gets all of them
+  kill "$(cat $D/slurmd-g1.pid)" "$(cat $D/slurmctld.pid)"; sleep 2
+  sed -i "s/Gres=gpu:1/Gres=gpu:$GPUS/" $D/slurm.conf
+  echo "NodeName=g1 Name=gpu File=/dev/nvidia[0-$((GPUS - 1))]" >$D/gres.conf
+  slurmctld -f $D/slurm.conf -i && slurmd -f $D/slurm.conf -N g1
+  for i in $(seq 1 60); do sinfo -h -o %T | grep -q idle && break; sleep 0.5; done
+fi
+say "slurm up: $(sinfo -h -o '%N %T %G'); $(nvidia-smi -L | tr '\n' ' ')"
 
 python=$(command -v python3)
 cat >$D/replace-g1.sh <<S
@@ -55,7 +66,7 @@ $B/controller/autoresumed --foreground --config $D/autoresume.conf >"$out/autore
 ctl=$!
 agent=""
 start_agent() { # start_agent TEMP-MAX
-  $B/agent/autoresume-agent run --node g1 --controller http://127.0.0.1:6828 --listen none --interval 1 \
+  $B/agent/autoresume-agent run --node g1 --controller http://127.0.0.1:6828 --listen 127.0.0.1:6829 --interval 1 \
     --gpu-temp-max "$1" --gpu-temp-for 3 >>"$out/agent.log" 2>&1 &
   agent=$!
 }
@@ -80,22 +91,53 @@ P
 }
 node_event() { grep -c "event=$1 node=g1" "$out/autoresumed.log" || true; }
 
-base=$(sbatch --parsable -N1 --ntasks-per-node=1 --gres=gpu:1 --auto-resume=0 -o "$out/baseline/out.log" \
+if [ "$GPUS" -gt 1 ] && [ "${H200_ONE_GPU_FAULT:-1}" = 1 ]; then
+  "$python" -c "
+import torch, time
+a = torch.randn(8192, 8192, device='cuda:1', dtype=torch.bfloat16)
+t = time.time()
+while time.time() - t < 70: a @ a
+torch.cuda.synchronize(1)" &
+  heat=$!
+  sleep 45
+  temps=$(nvidia-smi --query-gpu=temperature.gpu --format=csv,noheader)
+  g0=$(sed -n 1p <<<"$temps"); g1=$(sed -n 2p <<<"$temps")
+  limit=$(( (g0 + g1) / 2 ))
+  say "one GPU's fault: GPU 1 at $g1 C under a matmul loop, GPU 0 at $g0 C; agent limit $limit C"
+  kill $agent; wait $agent 2>/dev/null || true
+  start_agent "$limit"
+  wait_for 60 "the agent's drain" bash -c "scontrol show node g1 | grep -q 'Reason=autoresume:'"
+  kill $heat 2>/dev/null || true   # its job is done: the validation that follows gets GPU 1 to itself
+  reason=$(scontrol show node g1 | grep -o 'Reason=.*' | cut -c1-100)
+  say "agent drained g1: $reason"
+  "$python" -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:6829/metrics').read().decode())" | grep -E 'check="gpu[01]:temperature"|temperature_celsius' >"$out/gpu1-metrics.txt" || true
+  say "agent /metrics: $(grep 'verdict="fail"' "$out/gpu1-metrics.txt" | tr '\n' ' ')"
+  grep -q 'gpu1:temperature' <<<"$reason" && ! grep -q 'gpu0' <<<"$reason" || { say "the reason does not name GPU 1 alone"; exit 1; }
+  grep -q 'check="gpu1:temperature".*verdict="fail"' "$out/gpu1-metrics.txt" &&
+    ! grep -q 'check="gpu0:temperature".*verdict="fail"' "$out/gpu1-metrics.txt" || { say "/metrics does not name GPU 1 alone"; exit 1; }
+  kill $agent; wait $agent 2>/dev/null || true
+  start_agent 85
+  wait $heat || true
+  wait_for 300 "g1 back after the GPU 1 fault" bash -c "grep -q 'event=node_validated node=g1' '$out/autoresumed.log'"
+  say "g1 replaced and validated with both GPUs (NCCL all-reduce included), back in service"
+fi
+
+base=$(sbatch --parsable -N1 --ntasks-per-node=$GPUS --gres=gpu:$GPUS --auto-resume=0 -o "$out/baseline/out.log" \
   examples/pytorch_ddp/train.sbatch "$out/baseline" $args)
 say "baseline job $base submitted (uninterrupted, GPU)"
 wait_for 300 "baseline done" is "$base" COMPLETED
 say "baseline done: $(grep -o 'sha256=[0-9a-f]*' "$out/baseline/out.log")"
 
-job=$(sbatch --parsable -N1 --ntasks-per-node=1 --gres=gpu:1 -o "$out/resumed/out.log" \
+job=$(sbatch --parsable -N1 --ntasks-per-node=$GPUS --gres=gpu:$GPUS -o "$out/resumed/out.log" \
   examples/pytorch_ddp/train.sbatch "$out/resumed" $args)
-say "job $job submitted with --auto-resume=1 (in train.sbatch), --gres=gpu:1"
+say "job $job submitted with --auto-resume=1 (in train.sbatch), --gres=gpu:$GPUS, $GPUS DDP ranks"
 
 recover() { # recover N FAULT-TIME: requeued and held, replaced, validated by the suite, returned, running again
-  local n=$1 fault=$2 validated_before
-  validated_before=$(node_event node_validated)
+  local n=$1 fault=$2 validated_before replaced_before
+  validated_before=$(node_event node_validated); replaced_before=$(node_event node_replaced)
   wait_for 60 "requeue" bash -c "scontrol show job $job | grep -q 'Restarts=$n'"
   say "job $job requeued (Restarts=$n), $(state "$job"): $(scontrol show job "$job" | grep -oE 'Reason=[^ ]*')"
-  wait_for 120 "replacement" bash -c "grep -q 'event=node_replaced node=g1' '$out/autoresumed.log' && [ \$(grep -c 'event=node_replaced node=g1' '$out/autoresumed.log') -ge $n ]"
+  wait_for 120 "replacement" bash -c "[ \$(grep -c 'event=node_replaced node=g1' '$out/autoresumed.log') -gt $replaced_before ]"
   say "g1 replaced: $(grep 'event=node_replaced node=g1' "$out/autoresumed.log" | tail -1 | grep -o 'detail="[^"]*"')"
   local vstart; vstart=$(now)
   wait_for 300 "validation" bash -c "[ \$(grep -c 'event=node_validated node=g1' '$out/autoresumed.log') -gt $validated_before ]"
@@ -107,7 +149,7 @@ recover() { # recover N FAULT-TIME: requeued and held, replaced, validated by th
 }
 
 wait_for 120 "first checkpoint" ckpt_at_least "$out/resumed/ddp.ckpt" 50
-temp=$(nvidia-smi --query-gpu=temperature.gpu --format=csv,noheader | head -1)
+temp=$(nvidia-smi --query-gpu=temperature.gpu --format=csv,noheader -i 0)
 kill $agent; wait $agent 2>/dev/null || true
 fault1=$(now)
 start_agent $((temp - 5))
