@@ -339,8 +339,8 @@ Result<uint32_t> LibSlurmClient::submit_validation_job(const ValidationJobSpec& 
   job.shared = 0;  // the whole node: nothing else runs beside a validation
   job.requeue = 0;
   job.time_limit = spec.time_limit_minutes;
-  std::string gres = std::string(compat::kGresTresPrefix) + "gpu:" + std::to_string(spec.gpus);
-  if (spec.gpus > 0) job.tres_per_node = gres.data();
+  std::string gres = spec.gpus > 0 ? std::string(compat::kGresTresPrefix) + "gpu:" + std::to_string(spec.gpus) : "";
+  if (!gres.empty()) job.tres_per_node = gres.data();
   submit_response_msg_t* resp = nullptr;
   if (slurm_submit_batch_job(&job, &resp) != SLURM_SUCCESS) return last_error("slurm_submit_batch_job");
   uint32_t id = compat::job_id_of(*resp);

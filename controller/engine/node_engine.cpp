@@ -168,11 +168,10 @@ Status Controller::run_node_action(const NodeDecision& d, NodeRecord& r, const N
       spec.node = node;
       spec.partition = n.partitions.empty() ? "" : n.partitions.front();
       spec.reservation = validation_reservation_name(node);
-      // What the program must find there: the node's name and the GPUs its Gres gives it (0: a node without GPUs).
+      spec.gpus = n.gpu_count();  // all of them requested, and the program told how many (0: a node without GPUs)
       spec.script = "#!/bin/sh\n# autoresume: validation of " + node + "\nexport AUTORESUME_NODE=" + shell_quoted(node) +
-                    " AUTORESUME_NODE_GPUS=" + std::to_string(n.gpu_count()) + "\nexec " + config_.validation_program + "\n";
+                    " AUTORESUME_NODE_GPUS=" + std::to_string(spec.gpus) + "\nexec " + config_.validation_program + "\n";
       spec.time_limit_minutes = static_cast<uint32_t>((config_.validation_timeout.count() + 59) / 60);
-      spec.gpus = n.gpu_count();
       return act("validate", node, config_.validation_program, [&]() -> Status {
         auto id = slurm_.submit_validation_job(spec);
         if (!id) return id.error();
