@@ -19,7 +19,7 @@ std::string resource_drain_reason(const std::vector<CheckResult>& results) {
 std::string undrain_resource(SlurmClient& slurm, const std::string& node) {
   auto nodes = slurm.load_nodes();
   if (!nodes) return "not undrained: " + nodes.error().message;
-  for (const Node& n : *nodes) {
+  for (const Node& n : **nodes) {
     if (n.name != node) continue;
     if (!n.drain || n.down() || n.fail || reason_class(n.reason) != ReasonClass::Resource) return "";
     auto s = slurm.resume_node(node);
@@ -31,7 +31,7 @@ std::string undrain_resource(SlurmClient& slurm, const std::string& node) {
 std::string drain_own_node(SlurmClient& slurm, const std::string& node, const std::string& reason) {
   auto nodes = slurm.load_nodes();
   if (!nodes) return "not drained: " + nodes.error().message;
-  for (const Node& n : *nodes) {
+  for (const Node& n : **nodes) {
     if (n.name != node) continue;
     bool taken = n.out_of_service();
     if (taken && n.reason.rfind(kReasonPrefix, 0) == 0) return "already drained by auto-resume: " + n.reason;
@@ -61,7 +61,7 @@ std::optional<unsigned> gpu_count_in_gres(const std::string& gres) {
 std::optional<unsigned> expected_gpus_from_slurm(SlurmClient& slurm, const std::string& node) {
   auto nodes = slurm.load_nodes();
   if (!nodes) return std::nullopt;
-  for (const Node& n : *nodes)
+  for (const Node& n : **nodes)
     if (n.name == node) return gpu_count_in_gres(n.gres);
   return std::nullopt;
 }

@@ -20,13 +20,14 @@ int main(int argc, char** argv) {
   s.slurm_reachable = true;
   const char* partitions[] = {"gpu", "gpu-long", "debug", "cpu"};
   const NodeBase bases[] = {NodeBase::Idle, NodeBase::Allocated, NodeBase::Mixed, NodeBase::Down};
+  std::vector<Node> table;
   for (int i = 0; i < nodes; ++i) {
     Node n;
     n.name = "node" + std::to_string(i);
     n.base = bases[i % 4];
     n.drain = i % 17 == 0;
     n.partitions = {partitions[i % 4], partitions[(i + 1) % 4]};
-    s.nodes.push_back(n);
+    table.push_back(n);
     if (i % 33 == 0) {
       NodeRecord r;
       r.name = n.name;
@@ -34,6 +35,9 @@ int main(int argc, char** argv) {
       s.node_records[n.name] = r;
     }
   }
+  // A new node table each round (the worst case: slurmctld reported a change at every tick), made untimed.
+  std::vector<NodeTablePtr> tables;
+  for (int i = 0; i < 50; ++i) tables.push_back(std::make_shared<const NodeTable>(table));
   for (uint32_t id = 1; id <= 2000; ++id) {
     JobRecord r;
     r.job_id = id;
@@ -45,12 +49,14 @@ int main(int argc, char** argv) {
     j.partition = partitions[id % 4];
     j.begin_time = static_cast<std::time_t>(s.taken_at - id);
     s.jobs.push_back(j);
+    s.oldest_pending_since[j.partition] = j.begin_time;
   }
   Metrics m;
   for (int i = 0; i < 500; ++i) m.on_job_recovered(i % 120);
   std::vector<double> ms;
   size_t bytes = 0;
   for (int i = 0; i < 50; ++i) {
+    s.nodes = tables[static_cast<size_t>(i)];
     auto t0 = Clock::now();
     m.update(s);
     bytes = m.render().size();

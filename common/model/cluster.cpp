@@ -1,8 +1,35 @@
 #include "model/cluster.hpp"
 
 #include <algorithm>
+#include <cstring>
+
+#include "util/strings.hpp"
 
 namespace autoresume {
+
+NodeTable::NodeTable(std::vector<Node> nodes) : nodes_(std::move(nodes)) {
+  index_.reserve(nodes_.size());
+  for (size_t i = 0; i < nodes_.size(); ++i) index_.emplace(nodes_[i].name, i);
+}
+
+bool JobSweepFilter::keeps(const char* admin_comment, const char* name) const {
+  if (all) return true;
+  if (!admin_comment_contains.empty() && admin_comment && std::strstr(admin_comment, admin_comment_contains.c_str()))
+    return true;
+  return !name_prefix.empty() && name && std::strncmp(name, name_prefix.c_str(), name_prefix.size()) == 0;
+}
+
+void JobSweep::note_pending(const std::string& partitions, std::time_t since) {
+  for (const auto& part : split_commas(partitions)) {
+    auto [it, fresh] = oldest_pending_since.emplace(part, since);
+    if (!fresh && since < it->second) it->second = since;
+  }
+}
+
+const Node* NodeTable::find(const std::string& name) const {
+  auto it = index_.find(name);
+  return it == index_.end() ? nullptr : &nodes_[it->second];
+}
 
 const char* to_string(JobState s) {
   switch (s) {

@@ -3,7 +3,10 @@
 
 #include <cstdint>
 #include <ctime>
+#include <map>
+#include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace autoresume {
@@ -39,6 +42,25 @@ struct Node {
   uint32_t gpu_count() const;
 };
 
+// Every node Slurm reported in one answer, with a name index. Built once per change of slurmctld's node table and
+// shared, never copied, from then on (the controller's tick, its API snapshot): 10,000 nodes are read by
+// pointer while nothing changes.
+class NodeTable {
+ public:
+  NodeTable() = default;
+  explicit NodeTable(std::vector<Node> nodes);
+  const Node* find(const std::string& name) const;
+  std::vector<Node>::const_iterator begin() const { return nodes_.begin(); }
+  std::vector<Node>::const_iterator end() const { return nodes_.end(); }
+  size_t size() const { return nodes_.size(); }
+  bool empty() const { return nodes_.empty(); }
+
+ private:
+  std::vector<Node> nodes_;
+  std::unordered_map<std::string, size_t> index_;
+};
+using NodeTablePtr = std::shared_ptr<const NodeTable>;
+
 enum class JobState { Pending, Running, Suspended, Completed, Cancelled, Failed, Timeout, NodeFail, Preempted,
                       BootFail, Deadline, OutOfMemory, Unknown };
 
@@ -71,6 +93,25 @@ struct Job {
   uint32_t derived_exit_code = 0;
 
   bool active() const { return state == JobState::Pending || state == JobState::Running || state == JobState::Suspended; }
+};
+
+// What a sweep of the job table keeps: jobs whose AdminComment contains the text, and jobs whose name starts
+// with the prefix (an empty criterion keeps nothing; all = true keeps every job).
+struct JobSweepFilter {
+  std::string admin_comment_contains;
+  std::string name_prefix;
+  bool all = false;
+  bool keeps(const char* admin_comment, const char* name) const;
+};
+
+// One sweep of the job table: the jobs the filter kept, and what is measured over every job on the way.
+struct JobSweep {
+  std::vector<Job> jobs;
+  size_t total = 0;  // jobs in the table
+  // Per partition, since when its oldest pending job has been eligible (begin time, else submit time).
+  std::map<std::string, std::time_t> oldest_pending_since;
+  // A pending job in `partitions` ("a,b": it may start in either), eligible since `since`.
+  void note_pending(const std::string& partitions, std::time_t since);
 };
 
 struct Reservation {

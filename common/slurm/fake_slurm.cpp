@@ -3,6 +3,7 @@
 #include <slurm/slurm_errno.h>
 
 #include <ctime>
+#include <thread>
 
 namespace autoresume {
 
@@ -57,17 +58,31 @@ Result<Job*> FakeSlurm::job(uint32_t id) {
   return &it->second;
 }
 
-Result<std::vector<Node>> FakeSlurm::load_nodes() {
+Result<NodeTablePtr> FakeSlurm::load_nodes() {
   if (auto e = take_failure()) return *e;
   std::vector<Node> out;
   for (const auto& [name, n] : nodes) out.push_back(n);
-  return out;
+  return std::make_shared<const NodeTable>(std::move(out));
 }
 
-Result<std::vector<Job>> FakeSlurm::load_jobs() {
+Result<std::optional<Job>> FakeSlurm::load_job(uint32_t job_id) {
   if (auto e = take_failure()) return *e;
-  std::vector<Job> out;
-  for (const auto& [id, j] : jobs) out.push_back(j);
+  ++job_loads;
+  auto it = jobs.find(job_id);
+  if (it == jobs.end()) return std::optional<Job>();
+  return std::optional<Job>(it->second);
+}
+
+Result<JobSweep> FakeSlurm::sweep_jobs(const JobSweepFilter& filter) {
+  if (auto e = take_failure()) return *e;
+  ++sweeps;
+  std::this_thread::sleep_for(sweep_delay);
+  JobSweep out;
+  out.total = jobs.size();
+  for (const auto& [id, j] : jobs) {
+    if (filter.keeps(j.admin_comment.c_str(), j.name.c_str())) out.jobs.push_back(j);
+    if (j.state == JobState::Pending) out.note_pending(j.partition, j.begin_time ? j.begin_time : j.submit_time);
+  }
   return out;
 }
 

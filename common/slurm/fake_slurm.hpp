@@ -24,13 +24,17 @@ class FakeSlurm final : public SlurmClient {
   std::map<std::string, Reservation> reservations;
   uint32_t next_job_id = 1000;  // ids of submitted (validation) jobs
   std::string cluster = "cluster1";
+  int sweeps = 0;     // sweep_jobs() calls
+  std::chrono::milliseconds sweep_delay{0};  // how long a sweep takes (a large job table)
+  int job_loads = 0;  // load_job() calls
 
   Node& add_node(const std::string& name, NodeBase base = NodeBase::Idle);
   Job& add_job(uint32_t id, std::vector<std::string> job_nodes, JobState state = JobState::Running);
 
-  Result<std::vector<Node>> load_nodes() override;
+  Result<NodeTablePtr> load_nodes() override;
   Result<std::string> cluster_name() override { return cluster; }
-  Result<std::vector<Job>> load_jobs() override;
+  Result<std::optional<Job>> load_job(uint32_t job_id) override;
+  Result<JobSweep> sweep_jobs(const JobSweepFilter& filter) override;
   Status drain_node(const std::string& node, const std::string& reason) override;
   Status down_node(const std::string& node, const std::string& reason) override;
   Status resume_node(const std::string& node) override;

@@ -1,5 +1,6 @@
 #include "slurm/libslurm_client.hpp"
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -149,7 +150,6 @@ LibSlurmClient::LibSlurmClient(const std::string& conf) { slurm_init(conf.empty(
 LibSlurmClient::~LibSlurmClient() {
   if (node_msg_) slurm_free_node_info_msg(node_msg_);
   if (part_msg_) slurm_free_partition_info_msg(part_msg_);
-  if (job_msg_) slurm_free_job_info_msg(job_msg_);
 }
 
 Result<std::string> LibSlurmClient::cluster_name() {
@@ -162,8 +162,8 @@ Result<std::string> LibSlurmClient::cluster_name() {
 }
 
 // node_info_t.partitions is filled only by slurm_populate_node_partitions() from the partition table (what
-// scontrol does), so partitions are loaded too, incrementally like nodes.
-Result<std::vector<Node>> LibSlurmClient::load_nodes() {
+// scontrol does), so partitions are loaded too, incrementally like nodes. Unchanged: the same table, not a copy.
+Result<NodeTablePtr> LibSlurmClient::load_nodes() {
   node_info_msg_t* fresh_nodes = nullptr;
   partition_info_msg_t* fresh_parts = nullptr;
   if (slurm_load_node(node_msg_ ? node_msg_->last_update : 0, &fresh_nodes, SHOW_ALL) != SLURM_SUCCESS &&
@@ -174,7 +174,7 @@ Result<std::vector<Node>> LibSlurmClient::load_nodes() {
     if (fresh_nodes) slurm_free_node_info_msg(fresh_nodes);
     return last_error("slurm_load_partitions");
   }
-  if (!fresh_nodes && !fresh_parts) return nodes_;
+  if (!fresh_nodes && !fresh_parts && table_) return table_;
   if (fresh_nodes) {
     if (node_msg_) slurm_free_node_info_msg(node_msg_);
     node_msg_ = fresh_nodes;
@@ -188,24 +188,53 @@ Result<std::vector<Node>> LibSlurmClient::load_nodes() {
     part_msg_ = fresh_parts;
   }
   slurm_populate_node_partitions(node_msg_, part_msg_);
-  nodes_.clear();
+  std::vector<Node> nodes;
+  nodes.reserve(node_msg_->record_count);
   for (uint32_t i = 0; i < node_msg_->record_count; ++i)
-    if (node_msg_->node_array[i].name) nodes_.push_back(to_node(node_msg_->node_array[i]));
-  return nodes_;
+    if (node_msg_->node_array[i].name) nodes.push_back(to_node(node_msg_->node_array[i]));
+  table_ = std::make_shared<const NodeTable>(std::move(nodes));
+  return table_;
 }
 
-Result<std::vector<Job>> LibSlurmClient::load_jobs() {
-  job_info_msg_t* fresh = nullptr;
-  time_t since = job_msg_ ? job_msg_->last_update : 0;
-  if (slurm_load_jobs(since, &fresh, SHOW_ALL) != SLURM_SUCCESS) {
-    if (job_msg_ && compat::last_errno() == SLURM_NO_CHANGE_IN_DATA) return jobs_;
+Result<std::optional<Job>> LibSlurmClient::load_job(uint32_t job_id) {
+  job_info_msg_t* msg = nullptr;
+  if (compat::load_job(&slurm_load_job, &msg, job_id, SHOW_ALL) != SLURM_SUCCESS) {
+    if (compat::last_errno() == ESLURM_INVALID_JOB_ID) return std::optional<Job>();
+    return last_error("slurm_load_job");
+  }
+  std::optional<Job> out;
+  for (uint32_t i = 0; i < msg->record_count && !out; ++i)  // an array or heterogeneous job: its own record
+    if (msg->job_array[i].job_id == job_id) out = to_job(msg->job_array[i]);
+  slurm_free_job_info_msg(msg);
+  return out;
+}
+
+// The job table's last update is sent back: an unchanged table costs slurmctld nothing and the last answer is
+// served again. A fresh answer is freed as soon as the few kept jobs are copied out, and the heap it took (~1 KB
+// a job) is handed back to the system rather than kept for the next sweep, seconds away.
+Result<JobSweep> LibSlurmClient::sweep_jobs(const JobSweepFilter& filter) {
+  bool same_filter = filter.all == swept_filter_.all && filter.name_prefix == swept_filter_.name_prefix &&
+                     filter.admin_comment_contains == swept_filter_.admin_comment_contains;
+  job_info_msg_t* msg = nullptr;
+  if (slurm_load_jobs(same_filter ? swept_update_ : 0, &msg, SHOW_ALL) != SLURM_SUCCESS) {
+    if (same_filter && swept_update_ != 0 && compat::last_errno() == SLURM_NO_CHANGE_IN_DATA) return swept_;
     return last_error("slurm_load_jobs");
   }
-  if (job_msg_) slurm_free_job_info_msg(job_msg_);
-  job_msg_ = fresh;
-  jobs_.clear();
-  for (uint32_t i = 0; i < fresh->record_count; ++i) jobs_.push_back(to_job(fresh->job_array[i]));
-  return jobs_;
+  JobSweep kept;
+  kept.total = msg->record_count;
+  for (uint32_t i = 0; i < msg->record_count; ++i) {
+    const slurm_job_info_t& j = msg->job_array[i];
+    if (filter.keeps(j.admin_comment, j.name)) kept.jobs.push_back(to_job(j));
+    if ((j.job_state & JOB_STATE_BASE) == JOB_PENDING && j.partition)
+      kept.note_pending(j.partition, j.eligible_time ? j.eligible_time : j.submit_time);
+  }
+  swept_update_ = msg->last_update;
+  bool large = msg->record_count > 1000;
+  slurm_free_job_info_msg(msg);
+  if (large) malloc_trim(0);
+  swept_filter_ = filter;
+  swept_ = kept;
+  return kept;
 }
 
 Status LibSlurmClient::drain_node(const std::string& node, const std::string& reason) {

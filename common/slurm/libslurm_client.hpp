@@ -1,5 +1,6 @@
 #pragma once
 
+#include <ctime>
 #include <string>
 
 #include "slurm/slurm_client.hpp"
@@ -10,7 +11,7 @@ typedef struct partition_info_msg partition_info_msg_t;
 
 namespace autoresume {
 
-// SlurmClient over libslurm. Loads are incremental: the last message's update time goes back to slurmctld,
+// SlurmClient over libslurm. Table loads are incremental: the last message's update time goes back to slurmctld,
 // which answers SLURM_NO_CHANGE_IN_DATA (a tiny reply) when nothing changed, and the cached copy is served.
 class LibSlurmClient final : public SlurmClient {
  public:
@@ -21,9 +22,10 @@ class LibSlurmClient final : public SlurmClient {
   LibSlurmClient(const LibSlurmClient&) = delete;
   LibSlurmClient& operator=(const LibSlurmClient&) = delete;
 
-  Result<std::vector<Node>> load_nodes() override;
+  Result<NodeTablePtr> load_nodes() override;
   Result<std::string> cluster_name() override;
-  Result<std::vector<Job>> load_jobs() override;
+  Result<std::optional<Job>> load_job(uint32_t job_id) override;
+  Result<JobSweep> sweep_jobs(const JobSweepFilter& filter) override;
   Status drain_node(const std::string& node, const std::string& reason) override;
   Status down_node(const std::string& node, const std::string& reason) override;
   Status resume_node(const std::string& node) override;
@@ -44,9 +46,10 @@ class LibSlurmClient final : public SlurmClient {
  private:
   node_info_msg_t* node_msg_ = nullptr;
   partition_info_msg_t* part_msg_ = nullptr;
-  job_info_msg_t* job_msg_ = nullptr;
-  std::vector<Node> nodes_;
-  std::vector<Job> jobs_;
+  NodeTablePtr table_;
+  time_t swept_update_ = 0;  // the job table's update time in the last sweep's answer
+  JobSweepFilter swept_filter_;
+  JobSweep swept_;
 };
 
 // "n[1-3],m2" -> {"n1","n2","n3","m2"}, through Slurm's own hostlist.

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,11 +17,16 @@ class SlurmClient {
  public:
   virtual ~SlurmClient() = default;
 
-  // Current nodes/jobs. Implementations may answer from a cache that slurmctld confirms is unchanged.
-  virtual Result<std::vector<Node>> load_nodes() = 0;
+  // Current nodes: the same table (the same pointer) for as long as slurmctld reports no change.
+  virtual Result<NodeTablePtr> load_nodes() = 0;
   // Slurm's ClusterName (slurmctld's configuration).
   virtual Result<std::string> cluster_name() = 0;
-  virtual Result<std::vector<Job>> load_jobs() = 0;
+  // One job, by id: nullopt when Slurm does not know it (never did, or purged it after MinJobAge).
+  virtual Result<std::optional<Job>> load_job(uint32_t job_id) = 0;
+  // The whole job table, read in one answer, of which only the jobs the filter keeps are returned (the others are
+  // skipped without being copied). Its cost grows with every job in the cluster: see docs/architecture.md for how
+  // seldom the controller pays it.
+  virtual Result<JobSweep> sweep_jobs(const JobSweepFilter& filter) = 0;
 
   // DRAIN with a reason (the node finishes its jobs, takes no new ones).
   virtual Status drain_node(const std::string& node, const std::string& reason) = 0;

@@ -9,6 +9,11 @@ namespace autoresume {
 namespace {
 
 constexpr double kProbeEvery = 5.0;  // seconds between two probes of one suspect slurmd
+// The job-table sweep may take this share of the loop's time: its interval is its last cost divided by this
+// (100,000 jobs, ~0.4 s a sweep: one every ~20 s; 100 jobs, ~2 ms: every tick), never longer than kSweepAtMost.
+// slurmctld packs that table under its job lock, so the same bound holds for what the sweep costs it.
+constexpr double kSweepShare = 0.02;
+constexpr double kSweepAtMost = 60.0;
 inline constexpr std::string_view kGaveUpKey = "autoresume_gaveup=";
 
 std::string id(uint32_t job_id) { return std::to_string(job_id); }
@@ -68,7 +73,12 @@ std::shared_ptr<const ControllerSnapshot> Controller::snapshot() const {
   s->breaker_open = breaker_.open();
   s->breaker_reason = breaker_.reason();
   s->nodes = nodes_;
-  s->jobs = jobs_now_;
+  s->jobs.reserve(jobs_now_.size());
+  for (const auto& [id, j] : jobs_now_) s->jobs.push_back(j);
+  s->oldest_pending_since = oldest_pending_since_;
+  s->last_sweep = last_sweep_;
+  s->sweep_interval = sweep_interval_ < static_cast<double>(config_.poll_interval.count()) / 2000.0 ? 0 : sweep_interval_;
+  s->jobs_in_slurm = jobs_in_slurm_;
   s->job_records = records_;
   s->node_records = node_records_;
   return s;
@@ -91,33 +101,46 @@ void Controller::tick() {
   auto silent = silent_agents(now);
   std::map<std::string, bool> failing;
   for (const auto& node : silent) failing[node] = true;  // a storm of silent agents must open the breaker too
-  for (const Node& n : nodes_) {
-    auto rec = node_records_.find(n.name);
+  auto note_failing = [&](const std::string& name) {
+    auto rec = node_records_.find(name);
+    auto f = classified_.find(name);
     // An admin's replace (autoresumectl, or an Action:Replace/Reboot request not yet taken over) is not a failure.
-    auto f = classify_node(n);
-    bool by_command = (rec != node_records_.end() && rec->second.manual) || (f && f->source == FailureSource::AdminAction);
-    if (!by_command && (failed_.count(n.name) || is_suspect(n))) failing[n.name] = true;
-  }
-  bool open = breaker_.update(failing, nodes_.size(), unix_now());
+    bool by_command = (rec != node_records_.end() && rec->second.manual) ||
+                      (f != classified_.end() && f->second.source == FailureSource::AdminAction);
+    if (!by_command) failing[name] = true;
+  };
+  for (const auto& [name, f] : failed_) note_failing(name);
+  for (const auto& name : suspects_) note_failing(name);
+  bool open = breaker_.update(failing, nodes_->size(), unix_now());
+  // Jobs before lifecycles: a validation job lost in a crash is found by name in the sweep.
+  if (!sweep_if_due(failing, now)) return;
   handle_lifecycles();  // with the breaker open: failures recorded and drained, nothing replaced or validated
   report_breaker();
-  if (open || breaker_.open()) {
-    adopt_new_jobs();  // keep watching; act on nothing until an admin resets the breaker
-    return;
-  }
+  if (open || breaker_.open()) return;  // jobs still adopted by the sweep; acted on once an admin resets it
   probe_suspects();
   probe_silent(silent, now);
   handle_jobs();
 }
 
+// What every tick reads: the node table (a tiny answer while unchanged) and each job it watches, by id.
 bool Controller::observe() {
+  swept_now_ = false;
   auto nodes = slurm_.load_nodes();
-  auto jobs = nodes ? slurm_.load_jobs() : Result<std::vector<Job>>(nodes.error());
-  if (!nodes || !jobs) {
+  Status failed = nodes ? ok_status() : Status(nodes.error());
+  std::map<uint32_t, Job> jobs;
+  if (failed)
+    for (uint32_t id : jobs_to_load()) {
+      auto job = slurm_.load_job(id);
+      if (!job) {
+        failed = job.error();
+        break;
+      }
+      if (*job) jobs.emplace(id, std::move(**job));
+    }
+  if (!failed) {
     ++failed_polls_;
     if (reachable_)
-      log(LogLevel::Error, "slurmctld_unreachable",
-          {{"error", (nodes ? jobs.error() : nodes.error()).message}, {"action", "no decisions until it answers"}});
+      log(LogLevel::Error, "slurmctld_unreachable", {{"error", failed.error().message}, {"action", "no decisions until it answers"}});
     reachable_ = false;
     return false;
   }
@@ -125,7 +148,65 @@ bool Controller::observe() {
   reachable_ = true;
   failed_polls_ = 0;
   nodes_ = std::move(nodes).value();
-  jobs_now_ = std::move(jobs).value();
+  jobs_now_ = std::move(jobs);
+  classify_nodes();
+  return true;
+}
+
+// Watched jobs still in recovery or running, and the validation jobs the controller submitted. A finished
+// record is not read again: the sweep tells when Slurm has forgotten its job.
+std::vector<uint32_t> Controller::jobs_to_load() const {
+  std::vector<uint32_t> ids;
+  for (const auto& [id, r] : records_)
+    if (!is_terminal(r.phase)) ids.push_back(id);
+  for (const auto& [name, r] : node_records_)
+    if (r.validation_job != 0) ids.push_back(r.validation_job);
+  return ids;
+}
+
+void Controller::classify_nodes() {
+  if (classified_for_ == nodes_) return;
+  classified_for_ = nodes_;
+  classified_.clear();
+  suspects_.clear();
+  for (const Node& n : *nodes_) {
+    if (auto f = classify_node(n)) classified_.emplace(n.name, *f);
+    else if (is_suspect(n)) suspects_.insert(n.name);
+  }
+}
+
+bool Controller::sweep_if_due(const std::map<std::string, bool>& failing, double now) {
+  bool new_trouble = false;
+  for (const auto& [name, yes] : failing) new_trouble |= !troubled_.count(name);
+  troubled_ = failing;
+  bool lost_validation = false;  // submitted, but the crash came before its id was journaled
+  for (const auto& [name, r] : node_records_)
+    lost_validation |= r.phase == NodePhase::Validating && r.validation_job == 0 && r.validation_started != 0;
+  // A sweep whose interval would be under half a poll interval (a small cluster's: a few ms) runs at every tick.
+  bool cheap = sweep_interval_ < static_cast<double>(config_.poll_interval.count()) / 2000.0;
+  bool due = last_sweep_ == 0 || cheap || new_trouble || lost_validation || now - last_sweep_ >= sweep_interval_;
+  if (!due) return true;
+  JobSweepFilter filter;
+  filter.admin_comment_contains = std::string(kIntentKey);
+  filter.name_prefix = validation_job_name("");
+  double started = unix_now();
+  auto swept = slurm_.sweep_jobs(filter);
+  if (!swept) {
+    ++failed_polls_;
+    if (reachable_)
+      log(LogLevel::Error, "slurmctld_unreachable", {{"error", swept.error().message}, {"action", "no decisions until it answers"}});
+    reachable_ = false;
+    return false;
+  }
+  double cost = unix_now() - started;
+  last_sweep_ = now;
+  sweep_interval_ = std::min(kSweepAtMost, cost / kSweepShare);
+  swept_now_ = true;
+  jobs_in_slurm_ = swept->total;
+  oldest_pending_since_ = std::move(swept->oldest_pending_since);
+  for (const Job& j : swept->jobs) jobs_now_[j.id] = j;
+  if (new_trouble) log(LogLevel::Debug, "job_sweep", {{"why", "a node newly failing"}, {"seconds", std::to_string(cost)}});
+  adopt_new_jobs(swept->jobs);
   return true;
 }
 
@@ -163,18 +244,18 @@ void Controller::prune_history(double now) {
 }
 
 void Controller::handle_nodes() {
-  std::map<std::string, NodeFailure> failed;
-  for (const Node& n : nodes_) {
-    auto f = classify_node(n);
-    if (!f) {
-      if (open_failures_.erase(n.name)) store_.clear_node_failure(n.name);
+  for (auto it = open_failures_.begin(); it != open_failures_.end();) {
+    if (classified_.count(*it)) {
+      ++it;
       continue;
     }
-    // The history of failures (events and logs come from the node's lifecycle, engine/node_engine.cpp).
-    if (open_failures_.insert(n.name).second) store_.record_node_failure(n.name, f->cause, n.reason);
-    failed.emplace(n.name, *f);
+    store_.clear_node_failure(*it);
+    it = open_failures_.erase(it);
   }
-  failed_ = std::move(failed);
+  // The history of failures (events and logs come from the node's lifecycle, engine/node_engine.cpp).
+  for (const auto& [name, f] : classified_)
+    if (open_failures_.insert(name).second) store_.record_node_failure(name, f.cause, nodes_->find(name)->reason);
+  failed_ = classified_;
 }
 
 // Slurm marks a dead node DOWN only after SlurmdTimeout; a node it already flags NOT_RESPONDING, under an
@@ -182,34 +263,40 @@ void Controller::handle_nodes() {
 // jobs at once.
 void Controller::probe_suspects() {
   double now = unix_now();
-  for (const Node& n : nodes_) {
-    if (!is_suspect(n) || failed_.count(n.name)) continue;
-    bool carries_watched_job = std::any_of(jobs_now_.begin(), jobs_now_.end(), [&](const Job& j) {
+  for (const std::string& name : suspects_) {
+    if (failed_.count(name)) continue;
+    bool carries_watched_job = std::any_of(jobs_now_.begin(), jobs_now_.end(), [&](const auto& entry) {
+      const Job& j = entry.second;
       return j.state == JobState::Running && records_.count(j.id) &&
-             std::find(j.nodes.begin(), j.nodes.end(), n.name) != j.nodes.end();
+             std::find(j.nodes.begin(), j.nodes.end(), name) != j.nodes.end();
     });
-    if (!carries_watched_job || now - last_probe_[n.name] < kProbeEvery) continue;
-    last_probe_[n.name] = now;
-    auto answers = slurm_.slurmd_answers(n.name);
+    if (!carries_watched_job || now - last_probe_[name] < kProbeEvery) continue;
+    last_probe_[name] = now;
+    auto answers = slurm_.slurmd_answers(name);
     if (!answers || *answers) continue;
     std::string reason = std::string(kReasonPrefix) + " slurmd not responding (probe refused)";
-    act("down", n.name, reason, [&] { return slurm_.down_node(n.name, reason); });
+    act("down", name, reason, [&] { return slurm_.down_node(name, reason); });
   }
 }
 
-std::map<std::string, int> Controller::free_nodes_by_partition() const {
+// Counted again only when the node table or a node's lifecycle changed (a pass over every node).
+const std::map<std::string, int>& Controller::free_nodes_by_partition() {
+  std::set<std::string> not_healthy;  // a node being validated is idle, but not capacity yet
+  for (const auto& [name, r] : node_records_)
+    if (r.phase != NodePhase::Healthy) not_healthy.insert(name);
+  if (free_nodes_.table == nodes_ && free_nodes_.not_healthy == not_healthy) return free_nodes_.by_partition;
   std::map<std::string, int> free;
-  for (const Node& n : nodes_) {
+  for (const Node& n : *nodes_) {
     if (n.unavailable() || n.base != NodeBase::Idle || n.completing || failed_.count(n.name)) continue;
-    auto lifecycle = node_records_.find(n.name);  // a node being validated is idle, but not capacity yet
-    if (lifecycle != node_records_.end() && lifecycle->second.phase != NodePhase::Healthy) continue;
+    if (not_healthy.count(n.name)) continue;
     for (const auto& p : n.partitions) ++free[p];
   }
-  return free;
+  free_nodes_ = {nodes_, std::move(not_healthy), std::move(free)};
+  return free_nodes_.by_partition;
 }
 
-void Controller::adopt_new_jobs() {
-  for (const Job& j : jobs_now_) {
+void Controller::adopt_new_jobs(const std::vector<Job>& swept) {
+  for (const Job& j : swept) {
     auto known = records_.find(j.id);
     if (known != records_.end() && same_job(known->second, j)) continue;
     if (!j.active()) continue;
@@ -240,37 +327,36 @@ void Controller::adopt_new_jobs() {
 }
 
 void Controller::handle_jobs() {
-  adopt_new_jobs();
-  std::map<uint32_t, const Job*> by_id;
-  for (const Job& j : jobs_now_) by_id[j.id] = &j;
-  auto free_nodes = free_nodes_by_partition();
+  std::optional<std::map<std::string, int>> free_nodes;  // counted if a job's decision needs it
   for (auto rec = records_.begin(); rec != records_.end();) {
     auto& [job_id, record] = *rec;
-    auto it = by_id.find(job_id);
+    auto it = jobs_now_.find(job_id);
     // A finished record is kept while Slurm still knows the job (an exhausted, held job must not be adopted
-    // again as a new one), and dropped from memory once Slurm has purged it; the store keeps the history.
+    // again as a new one), and dropped from memory once a sweep shows Slurm has purged it; the store keeps
+    // the history.
     if (is_terminal(record.phase)) {
-      rec = it == by_id.end() ? records_.erase(rec) : std::next(rec);
+      rec = swept_now_ && it == jobs_now_.end() ? records_.erase(rec) : std::next(rec);
       continue;
     }
     ++rec;
-    bool known = it != by_id.end() && same_job(record, *it->second);
-    step_job(record, known ? std::optional<Job>(*it->second) : std::nullopt, free_nodes);
+    bool known = it != jobs_now_.end() && same_job(record, it->second);
+    step_job(record, known ? std::optional<Job>(it->second) : std::nullopt, free_nodes);
   }
 }
 
 // Steps that send nothing to Slurm (a requeue observed, ...) are followed at once by the next decision on the
 // same snapshot; a step that acts ends the job's turn: its effect is read back on the next tick.
-void Controller::step_job(JobRecord& r, const std::optional<Job>& job, std::map<std::string, int>& free_nodes) {
+void Controller::step_job(JobRecord& r, const std::optional<Job>& job, std::optional<std::map<std::string, int>>& free_nodes) {
   for (int i = 0; i < 4 && step_job_once(r, job, free_nodes); ++i) {
   }
 }
 
-bool Controller::step_job_once(JobRecord& r, const std::optional<Job>& job, std::map<std::string, int>& free_nodes) {
+bool Controller::step_job_once(JobRecord& r, const std::optional<Job>& job, std::optional<std::map<std::string, int>>& free_nodes) {
   JobContext ctx{&failed_, false, unix_now(), &config_};
-  if (job) {
+  if (job && r.phase != JobPhase::Running) {  // capacity matters to a job in recovery only
+    if (!free_nodes) free_nodes = free_nodes_by_partition();
     int need = static_cast<int>(std::max<uint32_t>(job->num_nodes, 1));
-    ctx.has_capacity = free_nodes[job->partition] >= need;
+    ctx.has_capacity = (*free_nodes)[job->partition] >= need;
   }
   JobDecision d = decide(r, job, ctx);
   JobRecord before = r;
@@ -298,7 +384,8 @@ bool Controller::step_job_once(JobRecord& r, const std::optional<Job>& job, std:
       d.why = "Slurm refused the requeue: " + s.error().message;
       d.event = "not_resumed";
     }
-    if (d.action == JobAction::StartNow) free_nodes[job->partition] -= static_cast<int>(std::max<uint32_t>(job->num_nodes, 1));
+    if (d.action == JobAction::StartNow && free_nodes)
+      (*free_nodes)[job->partition] -= static_cast<int>(std::max<uint32_t>(job->num_nodes, 1));
     if (d.action == JobAction::Signal) r.signal_at = ctx.now;
   }
   if (d.acknowledge_restart && job) r.restart_seen = job->restart_count;

@@ -1,6 +1,11 @@
-// The control loop. Each tick observes the whole cluster through the adapter, works out what is failed, and moves
-// every auto-resume job one idempotent step along its state machine; every step is journaled before it is sent
-// to Slurm and completed after. If slurmctld does not answer, nothing is decided on stale data.
+// The control loop. Each tick observes the cluster through the adapter, works out what is failed, and moves every
+// auto-resume job one idempotent step along its state machine; every step is journaled before it is sent to
+// Slurm and completed after. If slurmctld does not answer, nothing is decided on stale data.
+//
+// What a tick reads grows with what changed, not with the cluster (docs/architecture.md): the node table only
+// when slurmctld says it changed (derived sets are recomputed only then); the watched jobs and validation jobs
+// one by one, by id; the whole job table (to find new auto-resume jobs) only in a sweep: at once when a node
+// newly fails, otherwise as often as keeps its measured cost under kSweepShare of the time.
 #pragma once
 
 #include <chrono>
@@ -57,6 +62,11 @@ class Controller {
 
  private:
   bool observe();
+  void classify_nodes();
+  // The job-table sweep, when due (first tick, a node newly in trouble, a validation job to find by name, or
+  // its interval past): adopts new auto-resume jobs. False if slurmctld did not answer it.
+  bool sweep_if_due(const std::map<std::string, bool>& failing, double now);
+  std::vector<uint32_t> jobs_to_load() const;
   void handle_nodes();
   // Node lifecycles (engine/node_engine.cpp).
   void handle_lifecycles();
@@ -70,22 +80,38 @@ class Controller {
   std::set<std::string> silent_agents(double now);  // heartbeats stopped (engine/heartbeat_check.cpp)
   void probe_silent(const std::set<std::string>& silent, double now);
   void handle_jobs();
-  void adopt_new_jobs();
-  void step_job(JobRecord& record, const std::optional<Job>& job, std::map<std::string, int>& free_nodes);
-  bool step_job_once(JobRecord& record, const std::optional<Job>& job, std::map<std::string, int>& free_nodes);
+  void adopt_new_jobs(const std::vector<Job>& swept);
+  void step_job(JobRecord& record, const std::optional<Job>& job, std::optional<std::map<std::string, int>>& free_nodes);
+  bool step_job_once(JobRecord& record, const std::optional<Job>& job, std::optional<std::map<std::string, int>>& free_nodes);
   Status run_action(JobAction action, JobRecord& record, const Job& job);
   void record_exhausted(const JobRecord& record, const Job& job);
   Status act(const std::string& kind, const std::string& target, const std::string& detail,
              const std::function<Status()>& call);
-  std::map<std::string, int> free_nodes_by_partition() const;
+  const std::map<std::string, int>& free_nodes_by_partition();
   void record_event(const std::string& kind, const std::string& subject, const std::string& detail);
   Status release_node(NodeRecord& record, const Node& node, const std::string& by);
 
   SlurmClient& slurm_;
   Store& store_;
   const Config& config_;
-  std::vector<Node> nodes_;
-  std::vector<Job> jobs_now_;
+  NodeTablePtr nodes_ = std::make_shared<const NodeTable>();
+  // Derived from nodes_, recomputed only when slurmctld sends a new node table.
+  NodeTablePtr classified_for_;
+  std::map<std::string, NodeFailure> classified_;  // every failed node
+  std::set<std::string> suspects_;                 // not responding, not (yet) failed
+  std::map<std::string, bool> troubled_;           // last tick's failing nodes: a new one triggers a sweep
+  // The jobs this tick read: the watched ones and validation jobs by id, plus what a sweep kept.
+  std::map<uint32_t, Job> jobs_now_;
+  bool swept_now_ = false;  // this tick swept the job table
+  double last_sweep_ = 0;
+  double sweep_interval_ = 0;  // seconds; from the last sweep's measured cost
+  std::map<std::string, std::time_t> oldest_pending_since_;  // from the last sweep, for the metrics
+  size_t jobs_in_slurm_ = 0;  // the job table's size at the last sweep
+  struct FreeNodes {
+    NodeTablePtr table;
+    std::set<std::string> not_healthy;
+    std::map<std::string, int> by_partition;
+  } free_nodes_;
   std::map<uint32_t, JobRecord> records_;
   std::map<std::string, NodeFailure> failed_;
   std::map<std::string, NodeRecord> node_records_;

@@ -16,10 +16,11 @@ std::set<std::string> Controller::silent_agents(double now) {
   if (!heartbeats_) return silent;
   double limit = static_cast<double>(config_.heartbeat_interval.count()) / 1000.0 * config_.heartbeat_miss;
   auto beats = heartbeats_->last();
-  for (const Node& n : nodes_) {
-    auto it = beats.find(n.name);
-    if (it == beats.end()) continue;  // never beat: Slurm's own detection
-    if (now - it->second <= limit) {
+  for (const auto& [name, last] : beats) {  // a node whose agent never beat is left to Slurm's own detection
+    const Node* node = nodes_->find(name);
+    if (!node) continue;
+    const Node& n = *node;
+    if (now - last <= limit) {
       if (reported_silent_.erase(n.name)) {
         record_event("agent_back", n.name, "heartbeats again");
         log(LogLevel::Info, "agent_back", {{"node", n.name}});

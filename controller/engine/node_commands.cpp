@@ -18,9 +18,7 @@ Error conflict(const std::string& node, NodePhase phase, const std::string& what
 }  // namespace
 
 Result<std::string> Controller::node_command(const std::string& verb, const std::string& node_name, const std::string& by) {
-  const Node* node = nullptr;
-  for (const auto& n : nodes_)
-    if (n.name == node_name) node = &n;
+  const Node* node = nodes_->find(node_name);
   if (!node) return Error{kNotFound, "no node \"" + node_name + "\" in Slurm"};
   if (verb != "replace" && verb != "reboot" && verb != "validate" && verb != "release")
     return Error{kNotFound, "unknown command \"" + verb + "\" (expected replace, reboot, validate or release)"};

@@ -28,9 +28,13 @@ bool is_our_validation_job(const Job& j, const NodeRecord& r) {
          j.reservation == validation_reservation_name(r.name) && static_cast<double>(j.submit_time) + 2 >= r.validation_started;
 }
 
-const Job* find_validation_job(const std::vector<Job>& jobs, const NodeRecord& r) {
-  for (const Job& j : jobs)
-    if (r.validation_job != 0 ? j.id == r.validation_job : is_our_validation_job(j, r)) return &j;
+const Job* find_validation_job(const std::map<uint32_t, Job>& jobs, const NodeRecord& r) {
+  if (r.validation_job != 0) {
+    auto it = jobs.find(r.validation_job);
+    return it == jobs.end() ? nullptr : &it->second;
+  }
+  for (const auto& [id, j] : jobs)
+    if (is_our_validation_job(j, r)) return &j;
   return nullptr;
 }
 
@@ -54,18 +58,23 @@ const std::vector<Reservation>* Controller::reservations() {
   return &*reservations_;
 }
 
+// The nodes with a lifecycle, and the failed ones that start one; a healthy node that never failed costs nothing.
 void Controller::handle_lifecycles() {
   reservations_.reset();
-  for (const Node& n : nodes_) {
-    auto it = node_records_.find(n.name);
+  std::set<std::string> names;
+  for (const auto& [name, r] : node_records_) names.insert(name);
+  for (const auto& [name, f] : failed_) names.insert(name);
+  for (const auto& name : names) {
+    const Node* n = nodes_->find(name);
+    if (!n) continue;  // gone from Slurm's configuration
+    auto it = node_records_.find(name);
     if (it == node_records_.end()) {
-      if (!classify_node(n)) continue;  // healthy and never failed: nothing to remember
       NodeRecord fresh;
-      fresh.name = n.name;
+      fresh.name = name;
       fresh.phase_since = unix_now();
-      it = node_records_.emplace(n.name, fresh).first;
+      it = node_records_.emplace(name, fresh).first;
     }
-    step_node(it->second, n);
+    step_node(it->second, *n);
   }
 }
 

@@ -2,11 +2,7 @@
 
 namespace autoresume {
 
-const Node* ControllerSnapshot::node(const std::string& name) const {
-  for (const auto& n : nodes)
-    if (n.name == name) return &n;
-  return nullptr;
-}
+const Node* ControllerSnapshot::node(const std::string& name) const { return nodes->find(name); }
 
 const Job* ControllerSnapshot::job(uint32_t id) const {
   for (const auto& j : jobs)

@@ -21,8 +21,12 @@ struct ControllerSnapshot {
   std::string cluster;           // Slurm's ClusterName, once learned: what API credentials must name
   bool breaker_open = false;
   std::string breaker_reason;
-  std::vector<Node> nodes;
-  std::vector<Job> jobs;
+  NodeTablePtr nodes = std::make_shared<const NodeTable>();  // shared with the loop until the table changes
+  std::vector<Job> jobs;  // the jobs the controller looks at: watched and validation jobs
+  std::map<std::string, std::time_t> oldest_pending_since;  // every job's, per partition, as of the last sweep
+  double last_sweep = 0;       // when the whole job table was last read (docs/architecture.md)
+  double sweep_interval = 0;   // seconds between two sweeps, from the last one's cost (0: every tick)
+  size_t jobs_in_slurm = 0;    // jobs in Slurm's table at the last sweep
   std::map<uint32_t, JobRecord> job_records;
   std::map<std::string, NodeRecord> node_records;
 

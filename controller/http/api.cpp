@@ -193,7 +193,15 @@ ApiResponse Api::get(const ApiRequest& r, const Caller& who) {
   bool restricted = settings_.read_auth && !who.admin;
   if (parts.size() == 2 && parts[1] == "status") {
     json by_phase = json::object(), jobs_by_phase = json::object();
-    for (const auto& n : s->nodes) by_phase[to_string(s->phase_of(n.name))] = by_phase.value(to_string(s->phase_of(n.name)), 0) + 1;
+    // Every node is healthy but those with a lifecycle record: counted from the records, not node by node.
+    std::map<std::string, size_t> phases{{to_string(NodePhase::Healthy), s->nodes->size()}};
+    for (const auto& [name, rec] : s->node_records) {
+      if (rec.phase == NodePhase::Healthy || !s->node(name)) continue;
+      --phases[to_string(NodePhase::Healthy)];
+      ++phases[to_string(rec.phase)];
+    }
+    for (const auto& [phase, count] : phases)
+      if (count > 0) by_phase[phase] = count;
     size_t watched = 0;
     for (const auto& [id, rec] : s->job_records) {
       if (is_terminal(rec.phase)) continue;
@@ -206,12 +214,14 @@ ApiResponse Api::get(const ApiRequest& r, const Caller& who) {
                {"slurmctld_reachable", s->slurm_reachable},
                {"last_poll", s->last_poll},
                {"poll_seconds", s->poll_seconds},
-               {"nodes", {{"total", s->nodes.size()}, {"by_phase", by_phase}}},
-               {"jobs", {{"watched", watched}, {"by_phase", jobs_by_phase}}}});
+               {"nodes", {{"total", s->nodes->size()}, {"by_phase", by_phase}}},
+               {"jobs", {{"watched", watched}, {"by_phase", jobs_by_phase}}},
+               {"job_sweep", {{"last", s->last_sweep}, {"interval_seconds", s->sweep_interval},
+                              {"jobs_in_slurm", s->jobs_in_slurm}}}});
   }
   if (parts.size() == 2 && parts[1] == "nodes") {
     json out = json::array();
-    for (const auto& n : s->nodes) out.push_back(node_json(*s, n));
+    for (const auto& n : *s->nodes) out.push_back(node_json(*s, n));
     return ok(out);
   }
   if (parts.size() == 3 && parts[1] == "nodes") {
@@ -278,7 +288,7 @@ ApiResponse Api::post(const ApiRequest& r, const Caller& who) {
     if (verb == "heartbeat") {  // an agent's: recorded here, read by the loop on its next tick
       auto s = board_.current();
       const Node* n = s->node(parts[2]);
-      if (!s->nodes.empty() && !n) return error_response(404, "no node \"" + parts[2] + "\" in Slurm");
+      if (!s->nodes->empty() && !n) return error_response(404, "no node \"" + parts[2] + "\" in Slurm");
       if (n && !from_node(*n, r, who))
         return error_response(403, "a heartbeat for " + n->name + " must come from its address (NodeAddr " + n->address +
                                        "), not from " + (r.remote_addr.empty() ? std::string("an unknown peer") : r.remote_addr) +

@@ -89,23 +89,31 @@ void Metrics::update(const ControllerSnapshot& s) {
   std::map<Labels, double> nodes, jobs, slurm, pending;
   for (auto p : {NodePhase::Healthy, NodePhase::Failed, NodePhase::Draining, NodePhase::Replacing, NodePhase::Validating, NodePhase::Quarantined})
     nodes[{{"phase", to_string(p)}}] = 0;
-  for (const auto& n : s.nodes) {
-    nodes[{{"phase", to_string(s.phase_of(n.name))}}] += 1;
-    for (const auto& part : n.partitions) slurm[{{"partition", part}, {"state", slurm_state(n)}}] += 1;
+  // Every node is healthy but those with a lifecycle record: counted from the records, not node by node.
+  nodes[{{"phase", to_string(NodePhase::Healthy)}}] = static_cast<double>(s.nodes->size());
+  for (const auto& [name, r] : s.node_records) {
+    if (r.phase == NodePhase::Healthy || !s.node(name)) continue;
+    nodes[{{"phase", to_string(NodePhase::Healthy)}}] -= 1;
+    nodes[{{"phase", to_string(r.phase)}}] += 1;
   }
+  // Slurm's states, per partition: counted again only when slurmctld sent a new node table (a pass over every
+  // node, under plain keys: one label set per distinct value, not per node).
+  if (s.nodes != slurm_counted_for_) {
+    std::map<std::pair<std::string_view, std::string_view>, double> by_state;
+    for (const auto& n : *s.nodes)
+      for (const auto& part : n.partitions) by_state[{part, slurm_state(n)}] += 1;
+    slurm_counts_.clear();
+    for (const auto& [key, count] : by_state)
+      slurm_counts_[{{"partition", std::string(key.first)}, {"state", std::string(key.second)}}] = count;
+    slurm_counted_for_ = s.nodes;
+  }
+  slurm = slurm_counts_;
   for (auto p : {JobPhase::Running, JobPhase::Signalled, JobPhase::Requeueing, JobPhase::WaitingPending, JobPhase::Held, JobPhase::Starting})
     jobs[{{"phase", to_string(p)}}] = 0;
   for (const auto& [id, r] : s.job_records)
     if (!is_terminal(r.phase)) jobs[{{"phase", to_string(r.phase)}}] += 1;
-  for (const auto& j : s.jobs) {
-    if (j.state != JobState::Pending || j.partition.empty()) continue;
-    double since = static_cast<double>(j.begin_time ? j.begin_time : j.submit_time);
-    double age = std::max(0.0, s.taken_at - since);
-    for (const auto& part : split_commas(j.partition)) {
-      auto& v = pending[{{"partition", part}}];
-      v = std::max(v, age);
-    }
-  }
+  for (const auto& [part, since] : s.oldest_pending_since)
+    pending[{{"partition", part}}] = std::max(0.0, s.taken_at - static_cast<double>(since));
   node_phases_.set(nodes);
   job_phases_.set(jobs);
   slurm_nodes_.set(slurm);

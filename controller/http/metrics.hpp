@@ -59,6 +59,8 @@ class Metrics final : public ControllerObserver {
   prometheus::Family<prometheus::Histogram>* job_phase_;
   prometheus::Family<prometheus::Histogram>* node_phase_;
   double last_poll_seen_ = 0;
+  NodeTablePtr slurm_counted_for_;  // the node table slurm_counts_ was counted from
+  std::map<prometheus::Labels, double> slurm_counts_;
 };
 
 }  // namespace autoresume

@@ -31,7 +31,7 @@ void start_agents(DevCluster& c, const std::string& args = "") {
   c.devcluster("start-agents" + args);
   REQUIRE(wait_until(15s, [&] {
     auto beats = run("grep -l agent_started " + c.dir() + "/log/agent-*.log | wc -l");
-    return std::stoi(trim(beats.out)) == static_cast<int>(c.slurm().load_nodes()->size());
+    return std::stoi(trim(beats.out)) == static_cast<int>((*c.slurm().load_nodes())->size());
   }));
 }
 

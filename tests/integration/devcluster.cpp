@@ -134,18 +134,16 @@ Node DevCluster::node(const std::string& name) {
   auto nodes = slurm().load_nodes();
   INFO((nodes ? "" : nodes.error().message));
   REQUIRE(nodes.ok());
-  for (const auto& n : *nodes)
-    if (n.name == name) return n;
+  if (const Node* n = (*nodes)->find(name)) return *n;
   FAIL("no node " << name);
   return {};
 }
 
 Job DevCluster::job(uint32_t id) {
-  auto jobs = slurm().load_jobs();
-  INFO((jobs ? "" : jobs.error().message));
-  REQUIRE(jobs.ok());
-  for (const auto& j : *jobs)
-    if (j.id == id) return j;
+  auto job = slurm().load_job(id);
+  INFO((job ? "" : job.error().message));
+  REQUIRE(job.ok());
+  if (*job) return **job;
   FAIL("no job " << id);
   return {};
 }

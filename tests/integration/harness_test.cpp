@@ -25,8 +25,8 @@ TEST_CASE("four nodes come up idle and a two-node batch job runs on two of them"
   DevCluster c("harness-run");
   auto nodes = c.slurm().load_nodes();
   REQUIRE(nodes.ok());
-  REQUIRE(nodes->size() == 4);
-  for (const auto& n : *nodes) {
+  REQUIRE((*nodes)->size() == 4);
+  for (const auto& n : **nodes) {
     INFO(n.name << " " << to_string(n.base));
     CHECK(n.base == NodeBase::Idle);
     CHECK_FALSE(n.unavailable());

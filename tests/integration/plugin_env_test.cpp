@@ -37,7 +37,7 @@ TEST_CASE("tasks see AUTO_RESUME, the attempt and the budget, and the intent sur
   CHECK(parse_intent(c.job(id).admin_comment) == Intent{2});
 
   c.devcluster("restart-ctld");
-  REQUIRE(wait_until(30s, [&] { return c.slurm().load_jobs().ok(); }));
+  REQUIRE(wait_until(30s, [&] { return c.slurm().load_job(id).ok(); }));
   Job after = c.job(id);
   CHECK(parse_intent(after.admin_comment) == Intent{2});
   CHECK(after.restart_count == 1);

@@ -269,17 +269,12 @@ TEST_CASE("metrics: node and job gauges follow the snapshot, label sets that van
   Node b = a;
   b.name = "n2";
   b.base = NodeBase::Down;
-  s.nodes = {a, b};
+  s.nodes = std::make_shared<const NodeTable>(std::vector<Node>{a, b});
   NodeRecord r;
   r.name = "n2";
   r.phase = NodePhase::Replacing;
   s.node_records["n2"] = r;
-  Job pending;
-  pending.id = 5;
-  pending.state = JobState::Pending;
-  pending.partition = "gpu";
-  pending.begin_time = 400;
-  s.jobs = {pending};
+  s.oldest_pending_since = {{"gpu", 400}};  // what the last sweep of the job table found
   m.update(s);
   std::string text = m.render();
   INFO(text);
@@ -287,8 +282,8 @@ TEST_CASE("metrics: node and job gauges follow the snapshot, label sets that van
   CHECK(text.find("autoresume_nodes{phase=\"healthy\"} 1") != std::string::npos);
   CHECK(text.find("autoresume_slurm_nodes{partition=\"gpu\",state=\"down\"} 1") != std::string::npos);
   CHECK(text.find("autoresume_oldest_pending_job_age_seconds{partition=\"gpu\"} 600") != std::string::npos);
-  s.nodes = {a};
-  s.jobs.clear();
+  s.nodes = std::make_shared<const NodeTable>(std::vector<Node>{a});
+  s.oldest_pending_since.clear();
   m.update(s);
   text = m.render();
   CHECK(text.find("state=\"down\"") == std::string::npos);
@@ -350,7 +345,7 @@ TEST_CASE("api: an agent's wake-up ends the loop's wait at once, a heartbeat is 
   Node far = n;
   far.name = "n2";
   far.address = "192.0.2.7";  // another host
-  snapshot->nodes = {n, far};
+  snapshot->nodes = std::make_shared<const NodeTable>(std::vector<Node>{n, far});
   board.publish(snapshot);
   Api api(ApiSettings{munge.socket, {0}, false, std::chrono::milliseconds(1000), "", true}, board, commands, *store, metrics, &beats);
   auto post = [&](const std::string& path) {

@@ -4,6 +4,7 @@
 
 #include "catch_compat.hpp"
 #include <filesystem>
+#include <thread>
 
 #include "autoresume/intent.hpp"
 #include "engine/controller.hpp"
@@ -76,6 +77,30 @@ struct World {
 };
 
 }  // namespace
+
+TEST_CASE("between sweeps only watched jobs are read, by id; a node newly failing brings a sweep at once", "[controller]") {
+  World w;
+  w.slurm.sweep_delay = std::chrono::milliseconds(20);  // a large job table: the next sweep ~1 s later
+  w.watched_job(1, {"n1"});
+  w.tick();
+  REQUIRE(w.slurm.sweeps == 1);
+  REQUIRE(w.ctl->jobs().count(1) == 1);
+  w.watched_job(2, {"n2"});  // starts between two sweeps
+  int loads = w.slurm.job_loads;
+  CHECK(w.tick().empty());
+  CHECK(w.slurm.sweeps == 1);
+  CHECK(w.slurm.job_loads - loads == 1);  // job 1, the one watched
+  CHECK(w.ctl->jobs().count(2) == 0);     // not seen yet
+  w.marked("n2", "autoresume: gpu0: xid 79");  // its node drained by the agent: swept in the same tick
+  w.tick();
+  CHECK(w.slurm.sweeps == 2);
+  REQUIRE(w.ctl->jobs().count(2) == 1);
+  CHECK(w.record(2).failed_node == "n2");
+  CHECK(w.record(2).phase != JobPhase::Running);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1300));  // past the interval its cost allows
+  w.tick();
+  CHECK(w.slurm.sweeps == 3);
+}
 
 TEST_CASE("a job without intent is never touched", "[controller]") {
   World w;

@@ -33,3 +33,29 @@ TEST_CASE("fake Slurm can be unreachable", "[fake]") {
   CHECK(s.load_nodes().error().message == "boom");
   CHECK(s.load_nodes().ok());
 }
+
+TEST_CASE("a sweep keeps the jobs its filter names, and every pending job's age per partition", "[fake]") {
+  FakeSlurm s;
+  s.add_job(1, {"n1"}).admin_comment = "autoresume=1:max=3";
+  Job& other = s.add_job(2, {}, JobState::Pending);
+  other.partition = "gpu,cpu";
+  other.submit_time = 500;
+  Job& older = s.add_job(3, {}, JobState::Pending);
+  older.partition = "gpu";
+  older.begin_time = 300;
+  s.add_job(4, {"n1"}).name = "autoresume-validate-n1";
+  JobSweepFilter filter;
+  filter.admin_comment_contains = "autoresume=";
+  filter.name_prefix = "autoresume-validate-";
+  auto swept = s.sweep_jobs(filter);
+  REQUIRE(swept.ok());
+  REQUIRE(swept->jobs.size() == 2);
+  CHECK(swept->jobs[0].id == 1);
+  CHECK(swept->jobs[1].id == 4);
+  CHECK(swept->total == 4);
+  CHECK(swept->oldest_pending_since == std::map<std::string, std::time_t>{{"cpu", 500}, {"gpu", 300}});
+  CHECK(s.sweep_jobs(JobSweepFilter{})->jobs.empty());
+  JobSweepFilter all;
+  all.all = true;
+  CHECK(s.sweep_jobs(all)->jobs.size() == 4);
+}
