@@ -131,6 +131,13 @@ void print_status(const json& s) {
   std::printf("\njobs watched         %d", s["jobs"].value("watched", 0));
   for (const auto& [phase, n] : s["jobs"]["by_phase"].items()) std::printf("  %s=%d", phase.c_str(), n.get<int>());
   std::printf("\n");
+  if (s.contains("job_sweep") && s["job_sweep"].is_object()) {  // absent from a controller older than this tool
+    const json& sweep = s["job_sweep"];
+    double every = sweep.value("interval_seconds", 0.0);
+    std::printf("job table sweep      %s, %zu jobs in Slurm, %s\n", when(sweep.value("last", 0.0)).c_str(),
+                sweep.value("jobs_in_slurm", static_cast<size_t>(0)),
+                every > 0 ? ("every " + std::to_string(static_cast<int>(every + 0.5)) + " s").c_str() : "every tick");
+  }
 }
 
 void print_nodes(const json& nodes) {

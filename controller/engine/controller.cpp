@@ -1,6 +1,7 @@
 #include "engine/controller.hpp"
 
 #include <algorithm>
+#include <ctime>
 
 #include "autoresume/intent.hpp"
 #include "util/log.hpp"
@@ -10,13 +11,21 @@ namespace {
 
 constexpr double kProbeEvery = 5.0;  // seconds between two probes of one suspect slurmd
 // The job-table sweep may take this share of the loop's time: its interval is its last cost divided by this
-// (100,000 jobs, ~0.4 s a sweep: one every ~20 s; 100 jobs, ~2 ms: every tick), never longer than kSweepAtMost.
-// slurmctld packs that table under its job lock, so the same bound holds for what the sweep costs it.
-constexpr double kSweepShare = 0.02;
+// (100,000 jobs, ~0.4 s a sweep: one a minute; 1,000 jobs, ~4 ms: about every second; fewer: every tick), never
+// longer than kSweepAtMost. slurmctld packs that table under its job lock, so the same bound holds for what the
+// sweep costs it. Recovery never waits for it: a node newly in trouble sweeps at once.
+constexpr double kSweepShare = 0.005;
 constexpr double kSweepAtMost = 60.0;
 inline constexpr std::string_view kGaveUpKey = "autoresume_gaveup=";
 
 std::string id(uint32_t job_id) { return std::to_string(job_id); }
+
+// CPU seconds this thread has used (the loop's own cost, without the API's threads).
+double thread_cpu_seconds() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) / 1e9;
+}
 
 // Job ids start again when slurmctld loses its state, and wrap at MaxJobId. A restart count never goes down for
 // one job, and its user never changes; a requeue gives it a new submit time (a new accounting record) but also a
@@ -79,6 +88,10 @@ std::shared_ptr<const ControllerSnapshot> Controller::snapshot() const {
   s->last_sweep = last_sweep_;
   s->sweep_interval = sweep_interval_ < static_cast<double>(config_.poll_interval.count()) / 2000.0 ? 0 : sweep_interval_;
   s->jobs_in_slurm = jobs_in_slurm_;
+  s->tick_cpu_seconds = tick_cpu_;
+  s->ticks = ticks_;
+  s->sweeps = sweeps_;
+  s->sweep_cpu_seconds = sweep_cpu_;
   s->job_records = records_;
   s->node_records = node_records_;
   return s;
@@ -87,10 +100,15 @@ std::shared_ptr<const ControllerSnapshot> Controller::snapshot() const {
 void Controller::tick() {
   double started = unix_now();
   struct Timer {
+    Controller& c;
     double started;
-    double& out;
-    ~Timer() { out = unix_now() - started; }
-  } timer{started, last_tick_seconds_};
+    double cpu = thread_cpu_seconds();
+    ~Timer() {
+      c.last_tick_seconds_ = unix_now() - started;
+      c.tick_cpu_ += thread_cpu_seconds() - cpu;
+      ++c.ticks_;
+    }
+  } timer{*this, started};
   if (!observe()) return;
   last_poll_ = started;
   if (cluster_.empty())
@@ -112,8 +130,12 @@ void Controller::tick() {
   for (const auto& [name, f] : failed_) note_failing(name);
   for (const auto& name : suspects_) note_failing(name);
   bool open = breaker_.update(failing, nodes_->size(), unix_now());
-  // Jobs before lifecycles: a validation job lost in a crash is found by name in the sweep.
-  if (!sweep_if_due(failing, now)) return;
+  // Jobs before lifecycles: a validation job lost in a crash is found by name in the sweep. Any node in trouble
+  // counts here, an admin's Action:Replace included: its jobs are requeued too.
+  std::set<std::string> trouble(silent.begin(), silent.end());
+  for (const auto& [name, f] : failed_) trouble.insert(name);
+  trouble.insert(suspects_.begin(), suspects_.end());
+  if (!sweep_if_due(trouble, now)) return;
   handle_lifecycles();  // with the breaker open: failures recorded and drained, nothing replaced or validated
   report_breaker();
   if (open || breaker_.open()) return;  // jobs still adopted by the sweep; acted on once an admin resets it
@@ -175,21 +197,22 @@ void Controller::classify_nodes() {
   }
 }
 
-bool Controller::sweep_if_due(const std::map<std::string, bool>& failing, double now) {
-  bool new_trouble = false;
-  for (const auto& [name, yes] : failing) new_trouble |= !troubled_.count(name);
-  troubled_ = failing;
+bool Controller::sweep_if_due(const std::set<std::string>& trouble, double now) {
+  bool new_trouble = std::any_of(trouble.begin(), trouble.end(), [&](const auto& n) { return !troubled_.count(n); });
   bool lost_validation = false;  // submitted, but the crash came before its id was journaled
   for (const auto& [name, r] : node_records_)
     lost_validation |= r.phase == NodePhase::Validating && r.validation_job == 0 && r.validation_started != 0;
   // A sweep whose interval would be under half a poll interval (a small cluster's: a few ms) runs at every tick.
   bool cheap = sweep_interval_ < static_cast<double>(config_.poll_interval.count()) / 2000.0;
   bool due = last_sweep_ == 0 || cheap || new_trouble || lost_validation || now - last_sweep_ >= sweep_interval_;
-  if (!due) return true;
+  if (!due) {
+    troubled_ = trouble;
+    return true;
+  }
   JobSweepFilter filter;
   filter.admin_comment_contains = std::string(kIntentKey);
   filter.name_prefix = validation_job_name("");
-  double started = unix_now();
+  double started = unix_now(), cpu = thread_cpu_seconds();
   auto swept = slurm_.sweep_jobs(filter);
   if (!swept) {
     ++failed_polls_;
@@ -199,6 +222,9 @@ bool Controller::sweep_if_due(const std::map<std::string, bool>& failing, double
     return false;
   }
   double cost = unix_now() - started;
+  sweep_cpu_ += thread_cpu_seconds() - cpu;
+  ++sweeps_;
+  troubled_ = trouble;  // only once swept: a failed sweep is tried again at the next tick
   last_sweep_ = now;
   sweep_interval_ = std::min(kSweepAtMost, cost / kSweepShare);
   swept_now_ = true;

@@ -65,7 +65,7 @@ class Controller {
   void classify_nodes();
   // The job-table sweep, when due (first tick, a node newly in trouble, a validation job to find by name, or
   // its interval past): adopts new auto-resume jobs. False if slurmctld did not answer it.
-  bool sweep_if_due(const std::map<std::string, bool>& failing, double now);
+  bool sweep_if_due(const std::set<std::string>& trouble, double now);
   std::vector<uint32_t> jobs_to_load() const;
   void handle_nodes();
   // Node lifecycles (engine/node_engine.cpp).
@@ -99,7 +99,7 @@ class Controller {
   NodeTablePtr classified_for_;
   std::map<std::string, NodeFailure> classified_;  // every failed node
   std::set<std::string> suspects_;                 // not responding, not (yet) failed
-  std::map<std::string, bool> troubled_;           // last tick's failing nodes: a new one triggers a sweep
+  std::set<std::string> troubled_;  // nodes in trouble at the last tick (failed, suspect, silent): a new one sweeps
   // The jobs this tick read: the watched ones and validation jobs by id, plus what a sweep kept.
   std::map<uint32_t, Job> jobs_now_;
   bool swept_now_ = false;  // this tick swept the job table
@@ -107,6 +107,8 @@ class Controller {
   double sweep_interval_ = 0;  // seconds; from the last sweep's measured cost
   std::map<std::string, std::time_t> oldest_pending_since_;  // from the last sweep, for the metrics
   size_t jobs_in_slurm_ = 0;  // the job table's size at the last sweep
+  double tick_cpu_ = 0, sweep_cpu_ = 0;  // the loop thread's CPU seconds, in ticks and in sweeps
+  uint64_t ticks_ = 0, sweeps_ = 0;
   struct FreeNodes {
     NodeTablePtr table;
     std::set<std::string> not_healthy;

@@ -27,6 +27,11 @@ struct ControllerSnapshot {
   double last_sweep = 0;       // when the whole job table was last read (docs/architecture.md)
   double sweep_interval = 0;   // seconds between two sweeps, from the last one's cost (0: every tick)
   size_t jobs_in_slurm = 0;    // jobs in Slurm's table at the last sweep
+  // Since the start: the loop thread's CPU time in ticks, and the sweeps with their share of it.
+  double tick_cpu_seconds = 0;
+  uint64_t ticks = 0;
+  uint64_t sweeps = 0;
+  double sweep_cpu_seconds = 0;
   std::map<uint32_t, JobRecord> job_records;
   std::map<std::string, NodeRecord> node_records;
 

@@ -62,6 +62,10 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
   breaker_open_ = &BuildGauge().Name("autoresume_breaker_open").Help("1 while the circuit breaker stops automated recovery").Register(r).Add({});
   slurmctld_up_ = &BuildGauge().Name("autoresume_slurmctld_up").Help("1 if slurmctld answered the last poll").Register(r).Add({});
   last_poll_ = &BuildGauge().Name("autoresume_last_poll_timestamp_seconds").Help("When slurmctld last answered a poll (unix time)").Register(r).Add({});
+  auto& loop_cpu = BuildCounter().Name("autoresume_loop_cpu_seconds_total").Help("CPU time of the control loop's thread, in all ticks (part=tick) and in the job-table sweeps among them (part=sweep)").Register(r);
+  tick_cpu_ = &loop_cpu.Add({{"part", "tick"}});
+  sweep_cpu_ = &loop_cpu.Add({{"part", "sweep"}});
+  job_sweeps_ = &BuildCounter().Name("autoresume_job_sweeps_total").Help("Reads of Slurm's whole job table (docs/architecture.md)").Register(r).Add({});
   poll_duration_ = &BuildHistogram().Name("autoresume_poll_duration_seconds").Help("Duration of one control loop tick").Register(r).Add({}, kPollBuckets);
   resumes_ = &BuildCounter().Name("autoresume_resumes_total").Help("Jobs running again after an infrastructure failure").Register(r);
   resumes_->Add({});
@@ -123,6 +127,10 @@ void Metrics::update(const ControllerSnapshot& s) {
   last_poll_->Set(s.last_poll);
   if (s.last_poll != last_poll_seen_ && s.poll_seconds > 0) poll_duration_->Observe(s.poll_seconds);
   last_poll_seen_ = s.last_poll;
+  // Cumulative in the snapshot; a counter only goes up, so it gets what was added since the last update.
+  tick_cpu_->Increment(std::max(0.0, s.tick_cpu_seconds - tick_cpu_->Value()));
+  sweep_cpu_->Increment(std::max(0.0, s.sweep_cpu_seconds - sweep_cpu_->Value()));
+  job_sweeps_->Increment(std::max(0.0, static_cast<double>(s.sweeps) - job_sweeps_->Value()));
 }
 
 std::string Metrics::render() const {

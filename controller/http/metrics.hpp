@@ -59,6 +59,9 @@ class Metrics final : public ControllerObserver {
   prometheus::Family<prometheus::Histogram>* job_phase_;
   prometheus::Family<prometheus::Histogram>* node_phase_;
   double last_poll_seen_ = 0;
+  prometheus::Counter* tick_cpu_ = nullptr;
+  prometheus::Counter* sweep_cpu_ = nullptr;
+  prometheus::Counter* job_sweeps_ = nullptr;
   NodeTablePtr slurm_counted_for_;  // the node table slurm_counts_ was counted from
   std::map<prometheus::Labels, double> slurm_counts_;
 };
