@@ -92,6 +92,8 @@ std::shared_ptr<const ControllerSnapshot> Controller::snapshot() const {
   s->ticks = ticks_;
   s->sweeps = sweeps_;
   s->sweep_cpu_seconds = sweep_cpu_;
+  s->node_tables = node_tables_;
+  s->node_table_cpu_seconds = node_table_cpu_;
   s->job_records = records_;
   s->node_records = node_records_;
   return s;
@@ -147,7 +149,10 @@ void Controller::tick() {
 // What every tick reads: the node table (a tiny answer while unchanged) and each job it watches, by id.
 bool Controller::observe() {
   swept_now_ = false;
+  double cpu = thread_cpu_seconds();
   auto nodes = slurm_.load_nodes();
+  bool new_table = nodes && *nodes != nodes_;
+  double node_table_cpu = thread_cpu_seconds() - cpu;
   Status failed = nodes ? ok_status() : Status(nodes.error());
   std::map<uint32_t, Job> jobs;
   if (failed)
@@ -171,7 +176,12 @@ bool Controller::observe() {
   failed_polls_ = 0;
   nodes_ = std::move(nodes).value();
   jobs_now_ = std::move(jobs);
+  cpu = thread_cpu_seconds();
   classify_nodes();
+  if (new_table) {
+    ++node_tables_;
+    node_table_cpu_ += node_table_cpu + thread_cpu_seconds() - cpu;
+  }
   return true;
 }
 

@@ -108,7 +108,8 @@ class Controller {
   std::map<std::string, std::time_t> oldest_pending_since_;  // from the last sweep, for the metrics
   size_t jobs_in_slurm_ = 0;  // the job table's size at the last sweep
   double tick_cpu_ = 0, sweep_cpu_ = 0;  // the loop thread's CPU seconds, in ticks and in sweeps
-  uint64_t ticks_ = 0, sweeps_ = 0;
+  uint64_t ticks_ = 0, sweeps_ = 0, node_tables_ = 0;
+  double node_table_cpu_ = 0;
   struct FreeNodes {
     NodeTablePtr table;
     std::set<std::string> not_healthy;

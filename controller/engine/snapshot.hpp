@@ -32,6 +32,8 @@ struct ControllerSnapshot {
   uint64_t ticks = 0;
   uint64_t sweeps = 0;
   double sweep_cpu_seconds = 0;
+  uint64_t node_tables = 0;  // ticks that got a changed node table from slurmctld
+  double node_table_cpu_seconds = 0;  // their loading and what is derived from it
   std::map<uint32_t, JobRecord> job_records;
   std::map<std::string, NodeRecord> node_records;
 

@@ -62,9 +62,11 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
   breaker_open_ = &BuildGauge().Name("autoresume_breaker_open").Help("1 while the circuit breaker stops automated recovery").Register(r).Add({});
   slurmctld_up_ = &BuildGauge().Name("autoresume_slurmctld_up").Help("1 if slurmctld answered the last poll").Register(r).Add({});
   last_poll_ = &BuildGauge().Name("autoresume_last_poll_timestamp_seconds").Help("When slurmctld last answered a poll (unix time)").Register(r).Add({});
-  auto& loop_cpu = BuildCounter().Name("autoresume_loop_cpu_seconds_total").Help("CPU time of the control loop's thread, in all ticks (part=tick) and in the job-table sweeps among them (part=sweep)").Register(r);
+  auto& loop_cpu = BuildCounter().Name("autoresume_loop_cpu_seconds_total").Help("CPU time of the control loop's thread: in all ticks (part=tick), and of that in job-table sweeps (part=sweep) and in reading changed node tables (part=node_table)").Register(r);
   tick_cpu_ = &loop_cpu.Add({{"part", "tick"}});
   sweep_cpu_ = &loop_cpu.Add({{"part", "sweep"}});
+  node_table_cpu_ = &loop_cpu.Add({{"part", "node_table"}});
+  node_tables_ = &BuildCounter().Name("autoresume_node_tables_total").Help("Ticks that got a changed node table from slurmctld (read and converted whole)").Register(r).Add({});
   job_sweeps_ = &BuildCounter().Name("autoresume_job_sweeps_total").Help("Reads of Slurm's whole job table (docs/architecture.md)").Register(r).Add({});
   poll_duration_ = &BuildHistogram().Name("autoresume_poll_duration_seconds").Help("Duration of one control loop tick").Register(r).Add({}, kPollBuckets);
   resumes_ = &BuildCounter().Name("autoresume_resumes_total").Help("Jobs running again after an infrastructure failure").Register(r);
@@ -131,6 +133,8 @@ void Metrics::update(const ControllerSnapshot& s) {
   tick_cpu_->Increment(std::max(0.0, s.tick_cpu_seconds - tick_cpu_->Value()));
   sweep_cpu_->Increment(std::max(0.0, s.sweep_cpu_seconds - sweep_cpu_->Value()));
   job_sweeps_->Increment(std::max(0.0, static_cast<double>(s.sweeps) - job_sweeps_->Value()));
+  node_table_cpu_->Increment(std::max(0.0, s.node_table_cpu_seconds - node_table_cpu_->Value()));
+  node_tables_->Increment(std::max(0.0, static_cast<double>(s.node_tables) - node_tables_->Value()));
 }
 
 std::string Metrics::render() const {

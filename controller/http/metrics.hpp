@@ -62,6 +62,8 @@ class Metrics final : public ControllerObserver {
   prometheus::Counter* tick_cpu_ = nullptr;
   prometheus::Counter* sweep_cpu_ = nullptr;
   prometheus::Counter* job_sweeps_ = nullptr;
+  prometheus::Counter* node_table_cpu_ = nullptr;
+  prometheus::Counter* node_tables_ = nullptr;
   NodeTablePtr slurm_counted_for_;  // the node table slurm_counts_ was counted from
   std::map<prometheus::Labels, double> slurm_counts_;
 };
