@@ -43,6 +43,10 @@ struct World {
     return slurm.calls;
   }
   JobRecord record(uint32_t id) { return ctl->jobs().at(id); }
+  // Over 1,000 jobs (held, no intent): the controller sweeps the table by its cost, not at every tick.
+  void large_job_table() {
+    for (uint32_t id = 100000; id < 101001; ++id) slurm.add_job(id, {}, JobState::Pending).held = true;
+  }
   void runs_on(uint32_t id, std::vector<std::string> nodes) {
     Job& j = slurm.jobs[id];
     j.state = JobState::Running;
@@ -80,6 +84,7 @@ struct World {
 
 TEST_CASE("between sweeps only watched jobs are read, by id; a node newly failing brings a sweep at once", "[controller]") {
   World w;
+  w.large_job_table();
   w.slurm.sweep_delay = std::chrono::milliseconds(10);  // a large job table: the next sweep seconds later
   w.watched_job(1, {"n1"});
   w.tick();
@@ -106,6 +111,7 @@ TEST_CASE("between sweeps only watched jobs are read, by id; a node newly failin
 
 TEST_CASE("an admin's Action:Replace brings a sweep at once too: its jobs are requeued", "[controller]") {
   World w;
+  w.large_job_table();
   w.slurm.sweep_delay = std::chrono::milliseconds(20);
   w.tick();
   w.watched_job(3, {"n3"});
