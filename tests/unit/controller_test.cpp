@@ -82,7 +82,7 @@ struct World {
 
 }  // namespace
 
-TEST_CASE("between sweeps only watched jobs are read, by id; a node newly failing brings a sweep at once", "[controller]") {
+TEST_CASE("between sweeps only watched jobs are read, by id, and a node newly failing brings a sweep at once", "[controller]") {
   World w;
   w.large_job_table();
   w.slurm.sweep_delay = std::chrono::milliseconds(10);  // a large job table: the next sweep seconds later
