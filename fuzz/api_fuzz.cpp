@@ -25,12 +25,14 @@ struct World {
   World() {
     auto s = std::make_shared<ControllerSnapshot>();
     s->cluster = "cluster1";
+    std::vector<Node> nodes;
     for (const char* name : {"n1", "n2"}) {
       Node n;
       n.name = name;
       n.address = "127.0.0.1";
-      s->nodes.push_back(n);
+      nodes.push_back(n);
     }
+    s->nodes = std::make_shared<const NodeTable>(std::move(nodes));
     JobRecord r;
     r.job_id = 7;
     s->job_records[7] = r;
