@@ -169,13 +169,7 @@ bool Controller::observe() {
       }
       if (*job) jobs.emplace(id, std::move(**job));
     }
-  if (!failed) {
-    ++failed_polls_;
-    if (reachable_)
-      log(LogLevel::Error, "slurmctld_unreachable", {{"error", failed.error().message}, {"action", "no decisions until it answers"}});
-    reachable_ = false;
-    return false;
-  }
+  if (!failed) return unreachable(failed.error());
   if (!reachable_) log(LogLevel::Info, "slurmctld_reachable", {{"after_failed_polls", std::to_string(failed_polls_)}});
   reachable_ = true;
   failed_polls_ = 0;
@@ -188,6 +182,14 @@ bool Controller::observe() {
     node_table_cpu_ += node_table_cpu + thread_cpu_seconds() - cpu;
   }
   return true;
+}
+
+// slurmctld did not answer a read: counted (the poll backs off), logged once, nothing decided this tick.
+bool Controller::unreachable(const Error& e) {
+  ++failed_polls_;
+  if (reachable_) log(LogLevel::Error, "slurmctld_unreachable", {{"error", e.message}, {"action", "no decisions until it answers"}});
+  reachable_ = false;
+  return false;
 }
 
 // Watched jobs still in recovery or running, and the validation jobs the controller submitted. A finished
@@ -230,13 +232,7 @@ bool Controller::sweep_if_due(const std::set<std::string>& trouble, double now) 
   filter.name_prefix = validation_job_name("");
   double started = unix_now(), cpu = thread_cpu_seconds();
   auto swept = slurm_.sweep_jobs(filter);
-  if (!swept) {
-    ++failed_polls_;
-    if (reachable_)
-      log(LogLevel::Error, "slurmctld_unreachable", {{"error", swept.error().message}, {"action", "no decisions until it answers"}});
-    reachable_ = false;
-    return false;
-  }
+  if (!swept) return unreachable(swept.error());
   double cost = unix_now() - started;
   sweep_cpu_ += thread_cpu_seconds() - cpu;
   ++sweeps_;

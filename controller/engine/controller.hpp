@@ -62,6 +62,7 @@ class Controller {
 
  private:
   bool observe();
+  bool unreachable(const Error& e);  // always false
   void classify_nodes();
   // The job-table sweep, when due (first tick, a node newly in trouble, a validation job to find by name, or
   // its interval past): adopts new auto-resume jobs. False if slurmctld did not answer it.
