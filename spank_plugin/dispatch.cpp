@@ -61,6 +61,12 @@ AUTORESUME_EXPORT int slurm_spank_init_post_opt(spank_t sp, int, char**) {
   });
 }
 
+// srun, once its step exists (the step id is known): a step inside an allocation that asked for auto-resume
+// arranges its in-place retry (srun.cpp).
+AUTORESUME_EXPORT int slurm_spank_local_user_init(spank_t sp, int, char**) {
+  return guarded("local_user_init", 0, [&] { return spank_context() == S_CTX_LOCAL ? srun_local_user_init(sp) : 0; });
+}
+
 // task_init, not user_init: the batch step's SLURM_RESTART_COUNT is added to the environment by slurmstepd's
 // setup_env() just before the task starts; at user_init the batch step still reads 0 after a requeue (measured).
 AUTORESUME_EXPORT int slurm_spank_task_init(spank_t sp, int, char**) {

@@ -75,4 +75,23 @@ Status record_intent(uint32_t job_id, const Intent& intent) {
   return ok_status();
 }
 
+Result<JobView> read_job(uint32_t job_id) {
+  const SlurmApi* api = slurm_api();
+  if (!api) return Error{0, "Slurm's API is not in this process (dlsym found no slurm_load_job)"};
+  job_info_msg_t* msg = nullptr;
+  if (compat::load_job(api->load_job, &msg, job_id, SHOW_ALL) != SLURM_SUCCESS) return slurm_failure(*api, "slurm_load_job");
+  if (msg->record_count == 0) {
+    api->free_job_info_msg(msg);
+    return Error{0, "slurm_load_job: job not found"};
+  }
+  const slurm_job_info_t& job = msg->job_array[0];
+  JobView v;
+  v.admin_comment = job.admin_comment ? job.admin_comment : "";
+  v.nodes = job.nodes ? job.nodes : "";
+  v.num_nodes = job.num_nodes;
+  v.running = (job.job_state & JOB_STATE_BASE) == JOB_RUNNING;
+  api->free_job_info_msg(msg);
+  return v;
+}
+
 }  // namespace autoresume::plugin

@@ -16,6 +16,7 @@ namespace autoresume::plugin {
 struct PluginState {
   SiteConfig site;
   Request request;  // filled by the option callbacks (possibly twice in slurmstepd: idempotent)
+  bool srun_in_allocation = false;  // srun: started inside an existing job (its steps can be retried in place)
 };
 
 PluginState& state();
@@ -29,6 +30,7 @@ int load_site_config(int ac, char** av);
 int publish_intent(spank_t sp, const char* command);
 
 int srun_init_post_opt(spank_t sp);       // srun.cpp      S_CTX_LOCAL
+int srun_local_user_init(spank_t sp);     // srun.cpp      S_CTX_LOCAL: the step exists
 int alloc_init_post_opt(spank_t sp);      // alloc.cpp     S_CTX_ALLOCATOR
 int stepd_init_post_opt(spank_t sp);      // stepd.cpp     S_CTX_REMOTE
 int stepd_task_init(spank_t sp);          // stepd.cpp     S_CTX_REMOTE
@@ -36,5 +38,8 @@ int stepd_task_init(spank_t sp);          // stepd.cpp     S_CTX_REMOTE
 // The job-control variable (SLURM_SPANK_AUTO_RESUME in the job's environment, SPANK_AUTO_RESUME in prologs) carries
 // the intent token's value, e.g. "1:max=3".
 inline constexpr const char* kControlVar = "AUTO_RESUME";
+// Set by srun in the environment of a step it runs again in place (how many swaps the job has had): tasks see
+// AUTO_RESUME_ATTEMPT = restarts + this. Only informative: the budget is counted by the controller.
+inline constexpr const char* kStepRetriesVar = "AUTO_RESUME_STEP_RETRIES";
 
 }  // namespace autoresume::plugin

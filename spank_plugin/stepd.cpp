@@ -1,6 +1,7 @@
 // S_CTX_REMOTE: slurmstepd, once per step per node.
 #include <slurm/slurm.h>
 
+#include <charconv>
 #include <chrono>
 #include <cstring>
 #include <string>
@@ -31,6 +32,17 @@ std::optional<Intent> allocation_intent(spank_t sp) {
   return *intent;
 }
 
+// Whole-job restarts plus in-place retries of this step (kStepRetriesVar, set by the srun that ran it again).
+// Both come from the job's environment: only what the job's own tasks are told, never what the budget counts.
+unsigned attempt(spank_t sp) {
+  auto number = [](const std::string& v) {
+    unsigned n = 0;
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    return ec == std::errc() && end == v.data() + v.size() && n < 100000 ? n : 0u;
+  };
+  return number(job_env(sp, "SLURM_RESTART_COUNT")) + number(job_env(sp, kStepRetriesVar));
+}
+
 template <typename T>
 bool item(spank_t sp, spank_item_t what, T& out) {
   return spank_get_item(sp, what, &out) == ESPANK_SUCCESS;
@@ -53,7 +65,13 @@ std::optional<Intent> step_intent(spank_t sp) {
 // salloc allocation without flags of its own has only the environment to go by, held to the site's limits.
 std::optional<Intent> recorded_intent(spank_t sp, uint32_t step_id) {
   const PluginState& s = state();
-  if (step_id != SLURM_BATCH_SCRIPT) return step_intent(sp);
+  if (step_id != SLURM_BATCH_SCRIPT) {
+    // A step that asked itself, in an allocation that did not: HyperPod's `srun --auto-resume=1` in a plain
+    // batch script, retried in place (srun.cpp). Only the step's own option counts, never the environment.
+    auto intent = step_intent(sp);
+    if (intent && step_asked(s) && !allocation_intent(sp)) intent->in_place = true;
+    return intent;
+  }
   auto intent = resolve_intent(s.site, s.request);
   if (!intent && !step_asked(s) && !job_env(sp, "SLURM_SPANK_AUTO_RESUME").empty())
     slurm_error("auto_resume: the batch job's environment claims an auto-resume intent that sbatch did not give "
@@ -100,9 +118,8 @@ int stepd_init_post_opt(spank_t sp) {
 int stepd_task_init(spank_t sp) {
   auto intent = step_intent(sp);
   if (!intent) return 0;
-  std::string attempt = job_env(sp, "SLURM_RESTART_COUNT");
   spank_setenv(sp, "AUTO_RESUME", "1", 1);
-  spank_setenv(sp, "AUTO_RESUME_ATTEMPT", attempt.empty() ? "0" : attempt.c_str(), 1);
+  spank_setenv(sp, "AUTO_RESUME_ATTEMPT", std::to_string(attempt(sp)).c_str(), 1);
   spank_setenv(sp, "AUTO_RESUME_MAX_ATTEMPTS", std::to_string(intent->max_attempts).c_str(), 1);
   return 0;
 }

@@ -87,3 +87,27 @@ uint32_t Node::gpu_count() const {
 }
 
 }  // namespace autoresume
+
+namespace autoresume {
+
+namespace {
+bool has_word(const std::string& list, std::string_view word) {
+  size_t start = 0;
+  while (start <= list.size()) {
+    size_t end = list.find(',', start);
+    if (end == std::string::npos) end = list.size();
+    std::string_view item(list.data() + start, end - start);
+    if (item == word || item.substr(0, word.size() + 1) == std::string(word) + "=") return true;
+    start = end + 1;
+  }
+  return false;
+}
+}  // namespace
+
+bool SlurmSettings::can_expand_jobs() const {
+  return has_word(scheduler_parameters, "permit_job_expansion") && accounting_storage_type.find("slurmdbd") != std::string::npos;
+}
+
+bool SlurmSettings::can_shrink_jobs() const { return !has_word(scheduler_parameters, "disable_job_shrink"); }
+
+}  // namespace autoresume

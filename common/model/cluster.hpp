@@ -71,6 +71,8 @@ struct Job {
   uint32_t id = 0;
   std::string name;
   uint32_t user_id = 0;
+  uint32_t group_id = 0;
+  std::string account;
   JobState state = JobState::Unknown;
   bool completing = false;  // JOB_COMPLETING: epilogs still running
   bool requeue_pending = false;  // JOB_REQUEUE / JOB_REQUEUE_HOLD: Slurm is requeueing it
@@ -112,6 +114,34 @@ struct JobSweep {
   std::map<std::string, std::time_t> oldest_pending_since;
   // A pending job in `partitions` ("a,b": it may start in either), eligible since `since`.
   void note_pending(const std::string& partitions, std::time_t since);
+};
+
+// A step of a running job, and where it runs.
+struct JobStep {
+  uint32_t id = 0;
+  std::vector<std::string> nodes;
+};
+
+// A one-node allocation that grows a job back (`--dependency=expand:JOB`): held by nobody, without steps, it is
+// merged into the job (NumNodes=0) as soon as it runs. Slurm gives it the job's GRES per node and time limit.
+struct ExpansionSpec {
+  uint32_t job_id = 0;  // the job it expands
+  uint32_t user_id = 0;
+  uint32_t group_id = 0;
+  std::string partition;
+  std::string account;
+  std::string name;
+  std::vector<std::string> exclude;  // never these nodes (the failed one, the job's own)
+};
+
+// What slurmctld's configuration says about resizing jobs.
+struct SlurmSettings {
+  std::string scheduler_parameters;
+  std::string accounting_storage_type;
+  // permit_job_expansion, and an accounting database: a resized job waits for its new db_index, which only
+  // slurmdbd gives (without it any later update of the job is refused).
+  bool can_expand_jobs() const;
+  bool can_shrink_jobs() const;
 };
 
 struct Reservation {

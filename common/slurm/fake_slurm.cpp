@@ -2,6 +2,8 @@
 
 #include <slurm/slurm_errno.h>
 
+#include <algorithm>
+#include <csignal>
 #include <ctime>
 #include <thread>
 
@@ -231,6 +233,67 @@ Status FakeSlurm::cancel_job(uint32_t id) {
   calls.push_back("cancel " + std::to_string(id));
   if (j.value()->active()) j.value()->state = JobState::Cancelled;
   return ok_status();
+}
+
+Result<std::vector<JobStep>> FakeSlurm::load_steps(uint32_t id) {
+  if (auto e = take_failure()) return *e;
+  return steps[id];
+}
+
+Status FakeSlurm::signal_step(uint32_t id, uint32_t step, int signal) {
+  auto j = job(id);
+  if (!j) return j.error();
+  calls.push_back("signal_step " + std::to_string(id) + "." + std::to_string(step) + " " + std::to_string(signal));
+  if (signal == SIGKILL)
+    std::erase_if(steps[id], [&](const JobStep& s) { return s.id == step; });
+  return ok_status();
+}
+
+Status FakeSlurm::shrink_job(uint32_t id, const std::vector<std::string>& keep) {
+  auto j = job(id);
+  if (!j) return j.error();
+  std::string list;
+  for (const auto& n : keep) list += (list.empty() ? "" : ",") + n;
+  calls.push_back("shrink " + std::to_string(id) + " " + list);
+  Job& job = *j.value();
+  if (refuse_shrink || std::find(keep.begin(), keep.end(), job.batch_host) == keep.end())
+    return Error{2017, "Invalid node name specified (the batch host cannot leave the job)", true};
+  job.nodes = keep;
+  job.num_nodes = static_cast<uint32_t>(keep.size());
+  return ok_status();
+}
+
+Result<uint32_t> FakeSlurm::allocate_expansion(const ExpansionSpec& spec) {
+  if (auto e = take_failure()) return *e;
+  if (!jobs.count(spec.job_id)) return Error{2017, "Invalid job id specified", true};
+  uint32_t id = next_job_id++;
+  calls.push_back("expand " + std::to_string(spec.job_id) + " as " + std::to_string(id));
+  expansions.push_back(spec);
+  Job& e = add_job(id, {}, JobState::Pending);
+  e.name = spec.name;
+  e.user_id = spec.user_id;
+  e.partition = spec.partition;
+  expanding[id] = spec.job_id;
+  return id;
+}
+
+Status FakeSlurm::merge_expansion(uint32_t id) {
+  auto e = job(id);
+  if (!e) return e.error();
+  calls.push_back("merge " + std::to_string(id));
+  auto target = expanding.find(id);
+  if (target == expanding.end() || e.value()->state != JobState::Running) return Error{2017, "Invalid node count", true};
+  Job& j = jobs.at(target->second);
+  for (const auto& n : e.value()->nodes) j.nodes.push_back(n);
+  j.num_nodes = static_cast<uint32_t>(j.nodes.size());
+  e.value()->state = JobState::Completed;
+  e.value()->nodes.clear();
+  return ok_status();
+}
+
+Result<SlurmSettings> FakeSlurm::load_settings() {
+  if (auto e = take_failure()) return *e;
+  return settings;
 }
 
 }  // namespace autoresume

@@ -27,6 +27,11 @@ class FakeSlurm final : public SlurmClient {
   int sweeps = 0;     // sweep_jobs() calls
   std::chrono::milliseconds sweep_delay{0};  // how long a sweep takes (a large job table)
   int job_loads = 0;  // load_job() calls
+  std::map<uint32_t, std::vector<JobStep>> steps;   // per job
+  SlurmSettings settings{"permit_job_expansion", "accounting_storage/slurmdbd"};
+  std::vector<ExpansionSpec> expansions;            // every expansion allocated, as asked
+  std::map<uint32_t, uint32_t> expanding;           // expansion job -> the job it expands
+  bool refuse_shrink = false;                       // shrink_job() answers as Slurm does for the batch host
 
   Node& add_node(const std::string& name, NodeBase base = NodeBase::Idle);
   Job& add_job(uint32_t id, std::vector<std::string> job_nodes, JobState state = JobState::Running);
@@ -51,6 +56,12 @@ class FakeSlurm final : public SlurmClient {
   Status delete_reservation(const std::string& name) override;
   Result<uint32_t> submit_validation_job(const ValidationJobSpec& spec) override;
   Status cancel_job(uint32_t job_id) override;
+  Result<std::vector<JobStep>> load_steps(uint32_t job_id) override;
+  Status signal_step(uint32_t job_id, uint32_t step_id, int signal) override;
+  Status shrink_job(uint32_t job_id, const std::vector<std::string>& keep) override;
+  Result<uint32_t> allocate_expansion(const ExpansionSpec& spec) override;
+  Status merge_expansion(uint32_t expansion_job_id) override;
+  Result<SlurmSettings> load_settings() override;
 
  private:
   std::optional<Error> take_failure();

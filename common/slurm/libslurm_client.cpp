@@ -86,6 +86,8 @@ Job to_job(const slurm_job_info_t& j) {
   out.id = j.job_id;
   out.name = str(j.name);
   out.user_id = j.user_id;
+  out.group_id = j.group_id;
+  out.account = str(j.account);
   out.state = job_state(j.job_state);
   out.completing = j.job_state & JOB_COMPLETING;
   out.requeue_pending = j.job_state & (JOB_REQUEUE | JOB_REQUEUE_HOLD);
@@ -375,6 +377,77 @@ Result<uint32_t> LibSlurmClient::submit_validation_job(const ValidationJobSpec& 
   uint32_t id = compat::job_id_of(*resp);
   slurm_free_submit_response_response_msg(resp);
   return id;
+}
+
+Result<std::vector<JobStep>> LibSlurmClient::load_steps(uint32_t job_id) {
+  job_step_info_response_msg_t* resp = nullptr;
+  if (compat::get_job_steps(&slurm_get_job_steps, job_id, &resp, SHOW_ALL) != SLURM_SUCCESS)
+    return last_error("slurm_get_job_steps");
+  std::vector<JobStep> out;
+  for (uint32_t i = 0; i < resp->job_step_count; ++i) {
+    const job_step_info_t& s = resp->job_steps[i];
+    if (s.step_id.job_id != job_id) continue;
+    out.push_back(JobStep{s.step_id.step_id, expand_hostlist(s.nodes)});
+  }
+  slurm_free_job_step_info_response_msg(resp);
+  return out;
+}
+
+Status LibSlurmClient::signal_step(uint32_t job_id, uint32_t step_id, int signal) {
+  Status s = status_of(compat::kill_step(&slurm_kill_job_step, job_id, step_id, static_cast<uint16_t>(signal)),
+                       "slurm_kill_job_step");
+  if (!s && (s.error().code == ESLURM_ALREADY_DONE || s.error().code == ESLURM_INVALID_JOB_ID)) return ok_status();
+  return s;
+}
+
+// NodeList= on a running job keeps those nodes and releases the others (killing its steps' tasks there); Slurm
+// refuses to release the batch host.
+Status LibSlurmClient::shrink_job(uint32_t job_id, const std::vector<std::string>& keep) {
+  job_desc_msg_t msg = job_update(job_id);
+  std::string nodes;
+  for (const auto& n : keep) nodes += (nodes.empty() ? "" : ",") + n;
+  msg.req_nodes = nodes.data();
+  return status_of(slurm_update_job(&msg), "slurm_update_job(NodeList, shrink)");
+}
+
+// An allocation, not a batch job: a job with a step (a batch script is one) cannot be merged into another.
+Result<uint32_t> LibSlurmClient::allocate_expansion(const ExpansionSpec& spec) {
+  job_desc_msg_t job;
+  slurm_init_job_desc_msg(&job);
+  std::string name = spec.name, partition = spec.partition, account = spec.account,
+              dependency = "expand:" + std::to_string(spec.job_id), exclude, cwd = "/";
+  for (const auto& n : spec.exclude) exclude += (exclude.empty() ? "" : ",") + n;
+  job.name = name.data();
+  job.min_nodes = 1;
+  job.max_nodes = 1;
+  if (!partition.empty()) job.partition = partition.data();
+  if (!account.empty()) job.account = account.data();
+  if (!exclude.empty()) job.exc_nodes = exclude.data();
+  job.dependency = dependency.data();
+  job.user_id = spec.user_id;
+  job.group_id = spec.group_id;
+  job.work_dir = cwd.data();
+  job.immediate = 0;
+  resource_allocation_response_msg_t* resp = nullptr;
+  if (slurm_allocate_resources(&job, &resp) != SLURM_SUCCESS) return last_error("slurm_allocate_resources(expand)");
+  uint32_t id = compat::job_id_of(*resp);
+  slurm_free_resource_allocation_response_msg(resp);
+  return id;
+}
+
+// NumNodes=0 on the expansion allocation: its nodes move into the job it expands, and it ends.
+Status LibSlurmClient::merge_expansion(uint32_t expansion_job_id) {
+  job_desc_msg_t msg = job_update(expansion_job_id);
+  msg.min_nodes = 0;
+  return status_of(slurm_update_job(&msg), "slurm_update_job(NumNodes=0, merge)");
+}
+
+Result<SlurmSettings> LibSlurmClient::load_settings() {
+  slurm_conf_t* conf = nullptr;
+  if (slurm_load_ctl_conf(0, &conf) != SLURM_SUCCESS) return last_error("slurm_load_ctl_conf");
+  SlurmSettings s{str(conf->sched_params), str(conf->accounting_storage_type)};
+  compat::free_ctl_conf(conf);
+  return s;
 }
 
 Status LibSlurmClient::cancel_job(uint32_t job_id) {

@@ -42,6 +42,12 @@ class LibSlurmClient final : public SlurmClient {
   Status delete_reservation(const std::string& name) override;
   Result<uint32_t> submit_validation_job(const ValidationJobSpec& spec) override;
   Status cancel_job(uint32_t job_id) override;
+  Result<std::vector<JobStep>> load_steps(uint32_t job_id) override;
+  Status signal_step(uint32_t job_id, uint32_t step_id, int signal) override;
+  Status shrink_job(uint32_t job_id, const std::vector<std::string>& keep) override;
+  Result<uint32_t> allocate_expansion(const ExpansionSpec& spec) override;
+  Status merge_expansion(uint32_t expansion_job_id) override;
+  Result<SlurmSettings> load_settings() override;
 
  private:
   node_info_msg_t* node_msg_ = nullptr;

@@ -53,6 +53,16 @@ class SlurmClient {
   virtual Result<uint32_t> submit_validation_job(const ValidationJobSpec& spec) = 0;
   virtual Status cancel_job(uint32_t job_id) = 0;
 
+  // In-place retry (docs/in-place.md): the job's steps; one step signalled (SIGKILL ends it); the running job
+  // shrunk to `keep` (its steps on the other nodes are killed there); a one-node expansion allocation; that
+  // allocation's node merged into the job it expands; slurmctld's settings for all of this.
+  virtual Result<std::vector<JobStep>> load_steps(uint32_t job_id) = 0;
+  virtual Status signal_step(uint32_t job_id, uint32_t step_id, int signal) = 0;
+  virtual Status shrink_job(uint32_t job_id, const std::vector<std::string>& keep) = 0;
+  virtual Result<uint32_t> allocate_expansion(const ExpansionSpec& spec) = 0;
+  virtual Status merge_expansion(uint32_t expansion_job_id) = 0;
+  virtual Result<SlurmSettings> load_settings() = 0;
+
   // One RPC to the node's slurmd: true if it answered (even with an error), false if nothing listens. Only for
   // suspects: every probe makes slurmd log a "Zero Bytes" error.
   virtual Result<bool> slurmd_answers(const std::string& node) = 0;

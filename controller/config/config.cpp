@@ -111,6 +111,13 @@ const std::map<std::string, Setter>& keys() {
        }},
       {"RequeueGracePeriod", seconds_key(&Config::requeue_grace)},
       {"PendingTimeout", seconds_key(&Config::pending_timeout)},
+      {"InPlaceRetry",
+       [](Config& c, const std::string& v) -> std::optional<std::string> {
+         if (v != "yes" && v != "no") return "expected yes or no";
+         c.in_place_retry = v == "yes";
+         return std::nullopt;
+       }},
+      {"InPlaceWait", seconds_key(&Config::in_place_wait)},
       {"BreakerFraction",
        [](Config& c, const std::string& v) -> std::optional<std::string> {
          double f = 0;

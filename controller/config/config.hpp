@@ -21,6 +21,8 @@ struct Config {
   int signal_before_requeue = 0;                     // SignalBeforeRequeue=none|USR1|TERM|...: 0 = none
   std::chrono::seconds requeue_grace{30};            // RequeueGracePeriod: wait after the signal
   std::chrono::seconds pending_timeout{300};         // PendingTimeout: a requeued job not PENDING by then -> event
+  bool in_place_retry = true;                        // InPlaceRetry=yes|no: steps that asked are retried in place
+  std::chrono::seconds in_place_wait{300};           // InPlaceWait: how long a swap waits for a healthy node
   LogLevel log_level = LogLevel::Info;               // LogLevel=info|debug|warning|error
   double breaker_fraction = 0.2;                     // BreakerFraction: more than this share of nodes failing ...
   std::chrono::seconds breaker_window{600};          // BreakerWindow: ... within this long opens the breaker

@@ -200,6 +200,8 @@ std::vector<uint32_t> Controller::jobs_to_load() const {
     if (!is_terminal(r.phase)) ids.push_back(id);
   for (const auto& [name, r] : node_records_)
     if (r.validation_job != 0) ids.push_back(r.validation_job);
+  for (const auto& [id, r] : records_)
+    if (r.phase == JobPhase::Swapping && r.swap_job != 0) ids.push_back(r.swap_job);
   return ids;
 }
 
@@ -219,6 +221,8 @@ bool Controller::sweep_if_due(const std::set<std::string>& trouble, double now) 
   bool lost_validation = false;  // submitted, but the crash came before its id was journaled
   for (const auto& [name, r] : node_records_)
     lost_validation |= r.phase == NodePhase::Validating && r.validation_job == 0 && r.validation_started != 0;
+  for (const auto& [id, r] : records_)  // an expansion allocation likewise
+    lost_validation |= r.phase == JobPhase::Swapping && r.swap_stage == SwapStage::Expanding && r.swap_job == 0;
   // A sweep whose interval would be under half a poll interval (a few ms), or of a small table, runs at every tick.
   bool cheap = jobs_in_slurm_ <= kSweepEveryTickUpTo ||
                sweep_interval_ < static_cast<double>(config_.poll_interval.count()) / 2000.0;
@@ -229,7 +233,7 @@ bool Controller::sweep_if_due(const std::set<std::string>& trouble, double now) 
   }
   JobSweepFilter filter;
   filter.admin_comment_contains = std::string(kIntentKey);
-  filter.name_prefix = validation_job_name("");
+  filter.name_prefix = "autoresume-";  // validation jobs and expansion allocations (their own checks follow)
   double started = unix_now(), cpu = thread_cpu_seconds();
   auto swept = slurm_.sweep_jobs(filter);
   if (!swept) return unreachable(swept.error());
@@ -294,25 +298,48 @@ void Controller::handle_nodes() {
   for (const auto& [name, f] : classified_)
     if (open_failures_.insert(name).second) store_.record_node_failure(name, f.cause, nodes_->find(name)->reason);
   failed_ = classified_;
+  for (auto it = dead_suspects_.begin(); it != dead_suspects_.end();) {
+    if (!suspects_.count(*it)) {
+      it = dead_suspects_.erase(it);  // Slurm's verdict (DOWN) or back alive: the node table says
+      continue;
+    }
+    failed_.emplace(*it, NodeFailure{FailureSource::Slurm, "slurmd not responding (probe refused)", false});
+    ++it;
+  }
 }
 
 // Slurm marks a dead node DOWN only after SlurmdTimeout; a node it already flags NOT_RESPONDING, under an
 // auto-resume job, gets one cheap probe, and if nothing listens it is set DOWN now, so that Slurm requeues its
-// jobs at once.
+// jobs at once. Unless a job retried in place runs there: DOWN would make Slurm requeue that whole job, so the
+// node is only failed for the controller (the swap takes it out of the job) and set DOWN once that job left it.
 void Controller::probe_suspects() {
   double now = unix_now();
-  for (const std::string& name : suspects_) {
-    if (failed_.count(name)) continue;
-    bool carries_watched_job = std::any_of(jobs_now_.begin(), jobs_now_.end(), [&](const auto& entry) {
+  auto runs_on = [&](const std::string& name, bool in_place_only) {
+    return std::any_of(jobs_now_.begin(), jobs_now_.end(), [&](const auto& entry) {
       const Job& j = entry.second;
-      return j.state == JobState::Running && records_.count(j.id) &&
-             std::find(j.nodes.begin(), j.nodes.end(), name) != j.nodes.end();
+      auto r = records_.find(j.id);
+      if (j.state != JobState::Running || r == records_.end()) return false;
+      if (in_place_only && !(r->second.in_place && config_.in_place_retry && !is_terminal(r->second.phase))) return false;
+      return std::find(j.nodes.begin(), j.nodes.end(), name) != j.nodes.end();
     });
-    if (!carries_watched_job || now - last_probe_[name] < kProbeEvery) continue;
+  };
+  std::string reason = std::string(kReasonPrefix) + " slurmd not responding (probe refused)";
+  for (const std::string& name : suspects_) {
+    if (dead_suspects_.count(name)) {
+      if (!runs_on(name, true)) act("down", name, reason, [&] { return slurm_.down_node(name, reason); });
+      continue;
+    }
+    if (failed_.count(name)) continue;
+    if (!runs_on(name, false) || now - last_probe_[name] < kProbeEvery) continue;
     last_probe_[name] = now;
     auto answers = slurm_.slurmd_answers(name);
     if (!answers || *answers) continue;
-    std::string reason = std::string(kReasonPrefix) + " slurmd not responding (probe refused)";
+    if (runs_on(name, true)) {
+      dead_suspects_.insert(name);
+      failed_.emplace(name, NodeFailure{FailureSource::Slurm, "slurmd not responding (probe refused)", false});
+      log(LogLevel::Info, "node_dead", {{"node", name}, {"why", "probe refused; a job retried in place runs there: not set DOWN yet"}});
+      continue;
+    }
     act("down", name, reason, [&] { return slurm_.down_node(name, reason); });
   }
 }
@@ -351,6 +378,7 @@ void Controller::adopt_new_jobs(const std::vector<Job>& swept) {
     r.user_id = j.user_id;
     r.submit_time = j.submit_time;
     r.max_attempts = std::min(intent->max_attempts, config_.max_attempts);
+    r.in_place = intent->in_place;
     if (intent->max_attempts > config_.max_attempts)
       log(LogLevel::Warning, "budget_capped", {{"job", id(j.id)}, {"asked", std::to_string(intent->max_attempts)},
                                                 {"max_attempts", std::to_string(config_.max_attempts)}});
@@ -359,7 +387,7 @@ void Controller::adopt_new_jobs(const std::vector<Job>& swept) {
     r.phase_since = unix_now();
     records_[j.id] = r;
     store_.save_job(r);
-    record_event("job_watched", id(j.id), "max_attempts=" + std::to_string(r.max_attempts));
+    record_event("job_watched", id(j.id), "max_attempts=" + std::to_string(r.max_attempts) + (r.in_place ? " in_place" : ""));
     log(LogLevel::Info, "job_watched", {{"job", id(j.id)}, {"max_attempts", std::to_string(r.max_attempts)}});
   }
 }
@@ -396,14 +424,15 @@ bool Controller::step_job_once(JobRecord& r, const std::optional<Job>& job, std:
     int need = static_cast<int>(std::max<uint32_t>(job->num_nodes, 1));
     ctx.has_capacity = (*free_nodes)[job->partition] >= need;
   }
-  JobDecision d = decide(r, job, ctx);
   JobRecord before = r;
+  bool swap_acted = false;
+  JobDecision d = r.phase == JobPhase::Swapping ? swap_step(r, job, swap_acted) : decide(r, job, ctx);
   if (!transition_allowed(r.phase, d.phase)) {
     log(LogLevel::Error, "transition_refused", {{"job", id(r.job_id)}, {"from", to_string(r.phase)}, {"to", to_string(d.phase)}});
     return false;
   }
-  bool acted = false;
-  if (job && job->state == JobState::Running) r.nodes = job->nodes;
+  bool acted = swap_acted;
+  if (job && job->state == JobState::Running && r.phase != JobPhase::Swapping) r.nodes = job->nodes;
   if (job) r.submit_time = r.submit_time == 0 ? 0 : job->submit_time;  // renewed by a requeue
   if (job && !job->held) r.held_by_us = false;  // released, by us or by anyone
   if (!d.failed_node.empty()) {
@@ -445,7 +474,8 @@ bool Controller::step_job_once(JobRecord& r, const std::optional<Job>& job, std:
       detail = "attempt " + std::to_string(r.attempts) + " of " + std::to_string(r.max_attempts) +
                ", running again " + secs + " s after the failure of " + r.failed_node;
     }
-    if (d.event == "job_resumed" && observer_) observer_->on_job_recovered(ctx.now - r.failure_at);
+    if ((d.event == "job_resumed" || d.event == "step_retried_in_place") && observer_)
+      observer_->on_job_recovered(ctx.now - r.failure_at);
     record_event(d.event, id(r.job_id), detail);
     log(d.event == "job_resumed" ? LogLevel::Info : LogLevel::Warning, d.event, {{"job", id(r.job_id)}, {"detail", detail}});
     if (d.event == "budget_exhausted" && job) record_exhausted(r, *job);

@@ -23,6 +23,7 @@
 #include "recovery/node_failure.hpp"
 #include "recovery/node_lifecycle.hpp"
 #include "slurm/slurm_client.hpp"
+#include "autoresume/intent.hpp"
 #include "engine/heartbeats.hpp"
 #include "engine/snapshot.hpp"
 #include "store/store.hpp"
@@ -30,6 +31,9 @@
 namespace autoresume {
 
 struct QueuedCommand;
+
+// The name of the one-node allocation that grows a job back after a swap ("autoresume-expand-JOBID").
+std::string expansion_job_name(uint32_t job_id);
 
 class Controller {
  public:
@@ -85,6 +89,10 @@ class Controller {
   void step_job(JobRecord& record, const std::optional<Job>& job, std::optional<std::map<std::string, int>>& free_nodes);
   bool step_job_once(JobRecord& record, const std::optional<Job>& job, std::optional<std::map<std::string, int>>& free_nodes);
   Status run_action(JobAction action, JobRecord& record, const Job& job);
+  // In-place retry (engine/swap_engine.cpp): the Swapping phase's next stage; `acted` when it sent something.
+  JobDecision swap_step(JobRecord& record, const std::optional<Job>& job, bool& acted);
+  JobDecision swap_fallback(JobRecord& record, const Job& job, const std::string& why);
+  Status write_swap_token(const JobRecord& record, const Job& job, SwapState::Stage stage);
   void record_exhausted(const JobRecord& record, const Job& job);
   Status act(const std::string& kind, const std::string& target, const std::string& detail,
              const std::function<Status()>& call);
@@ -122,6 +130,9 @@ class Controller {
   std::optional<std::vector<Reservation>> reservations_;  // loaded at most once per tick, when needed
   std::set<std::string> open_failures_;  // nodes with a failure recorded and not cleared (mirrors the store)
   std::map<std::string, double> last_probe_;
+  // Suspects whose slurmd the probe found dead while they carried a job retried in place: failed (not alive)
+  // for that job at once, set DOWN only once no such job is left on them (Slurm would requeue the whole job).
+  std::set<std::string> dead_suspects_;
   Breaker breaker_;
   ControllerObserver* observer_ = nullptr;
   const HeartbeatBoard* heartbeats_ = nullptr;

@@ -6,7 +6,8 @@
 namespace autoresume {
 namespace {
 
-constexpr std::array<std::pair<JobPhase, const char*>, 9> kPhaseNames = {{
+constexpr std::array<std::pair<JobPhase, const char*>, 10> kPhaseNames = {{
+    {JobPhase::Swapping, "swapping"},
     {JobPhase::Running, "running"},
     {JobPhase::Signalled, "signalled"},
     {JobPhase::Requeueing, "requeueing"},
@@ -46,6 +47,17 @@ bool phase_named(const std::array<std::pair<Phase, const char*>, N>& table, cons
 
 const char* to_string(NodePhase p) { return name_of(kNodePhaseNames, p); }
 bool parse_node_phase(const std::string& s, NodePhase& out) { return phase_named(kNodePhaseNames, s, out); }
+constexpr std::array<std::pair<SwapStage, const char*>, 5> kSwapStageNames = {{
+    {SwapStage::None, "none"},
+    {SwapStage::Marked, "marked"},
+    {SwapStage::Shrunk, "shrunk"},
+    {SwapStage::Expanding, "expanding"},
+    {SwapStage::Merging, "merging"},
+}};
+
+const char* to_string(SwapStage s) { return name_of(kSwapStageNames, s); }
+bool parse_swap_stage(const std::string& s, SwapStage& out) { return phase_named(kSwapStageNames, s, out); }
+
 const char* to_string(JobPhase p) { return name_of(kPhaseNames, p); }
 bool parse_job_phase(const std::string& s, JobPhase& out) { return phase_named(kPhaseNames, s, out); }
 

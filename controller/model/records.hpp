@@ -14,10 +14,24 @@ enum class JobPhase {
   WaitingPending,  // requeued; waiting for it to be PENDING (no longer COMPLETING) to start it
   Held,            // PENDING and held: not enough healthy capacity for it
   Starting,        // StartTime=now sent; waiting for RUNNING
+  Swapping,        // in-place retry: the failed node leaves the job, a healthy one joins (SwapStage says how far)
   Exhausted,       // budget spent: left held, with a reason in AdminComment
   NotResumed,      // ended by itself with the no-resume exit code, or cannot be requeued
   Finished,        // ended normally; no longer watched
 };
+
+// How far an in-place swap has gone (engine/swap_engine.cpp). Each stage's action is journaled before it is
+// sent and is safe to send again, or read back from Slurm, after a restart.
+enum class SwapStage {
+  None,
+  Marked,     // the swap token is in AdminComment; the steps on the failed node got the checkpoint signal
+  Shrunk,     // the failed node left the job; its steps ended
+  Expanding,  // the expansion allocation is asked for (swap_job; 0 while its id is not yet journaled)
+  Merging,    // the expansion allocation runs: its node is merged into the job
+};
+
+const char* to_string(SwapStage s);
+bool parse_swap_stage(const std::string& s, SwapStage& out);
 
 const char* to_string(JobPhase p);
 bool parse_job_phase(const std::string& s, JobPhase& out);
@@ -38,6 +52,13 @@ struct JobRecord {
   double phase_since = 0;
   double signal_at = 0;
   bool overdue_reported = false;  // PendingTimeout passed in WaitingPending and was reported (once per recovery)
+  bool in_place = false;       // its intent came from a step (`srun --auto-resume=1`): retried in place
+  unsigned swaps = 0;          // in-place swaps begun (the swap token's number)
+  SwapStage swap_stage = SwapStage::None;
+  std::vector<uint32_t> swap_steps;  // the steps the current swap ended
+  uint32_t swap_job = 0;       // the expansion allocation
+  uint32_t swap_width = 0;     // the job's node count before the failure: what the swap restores
+  double swap_started = 0;
 
   bool operator==(const JobRecord&) const = default;
 };

@@ -17,6 +17,11 @@ constexpr std::pair<JobPhase, JobPhase> kTransitions[] = {
     {P::Running, P::Exhausted},       // a failure with the budget spent
     {P::Running, P::Finished},        // ended by itself
     {P::Running, P::NotResumed},      // Slurm refused the requeue (not a batch job, requeue disabled)
+    {P::Running, P::Swapping},        // a failed node under a step that asked for auto-resume: in place
+    {P::Swapping, P::Running},        // the allocation is whole again; the step's srun runs it again
+    {P::Swapping, P::Requeueing},     // in place impossible (no expansion, no node in time, Slurm refused)
+    {P::Swapping, P::WaitingPending}, // Slurm requeued the job first (its node went DOWN before the swap)
+    {P::Swapping, P::Finished},       // it ended during the swap
     {P::Signalled, P::Requeueing},    // grace over, or it exited (non-zero, not the no-resume code)
     {P::Signalled, P::WaitingPending},
     {P::Signalled, P::NotResumed},    // it exited with the no-resume code
@@ -101,6 +106,16 @@ JobDecision running(const JobRecord& r, const Job& j, const JobContext& ctx) {
   if (j.state == JobState::Pending) return stay(r);
   std::string node = first_failed(j.nodes, ctx);
   if (node.empty()) return stay(r);
+  // A step asked (`srun --auto-resume=1`): the node is swapped inside the job, dead or alive, before Slurm
+  // requeues the whole job for it (engine/swap_engine.cpp falls back to that where it cannot).
+  if (r.in_place && ctx.config->in_place_retry) {
+    JobDecision d = r.attempts >= r.max_attempts
+                        ? exhausted(r, JobAction::RequeueHold)
+                        : go(P::Swapping, JobAction::None, "failed node " + node + ": swapped inside the job, its steps retried");
+    d.failed_node = node;
+    if (d.phase == P::Swapping) d.event = "swap_started";
+    return d;
+  }
   // A dead node's jobs are killed and requeued by Slurm itself (it sets the node DOWN): wait for that.
   if (!ctx.failed_nodes->at(node).alive) return stay(r);
   JobDecision d = r.attempts >= r.max_attempts ? exhausted(r, JobAction::RequeueHold)

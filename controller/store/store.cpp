@@ -1,5 +1,6 @@
 #include "store/store.hpp"
 
+#include <charconv>
 #include <chrono>
 #include <cstdlib>
 #include <optional>
@@ -134,6 +135,13 @@ void Store::migrate() {
       {"jobs", "submit_time", "INTEGER NOT NULL DEFAULT 0"},
       {"jobs", "held_by_us", "INTEGER NOT NULL DEFAULT 0"},
       {"actions", "attempts", "INTEGER NOT NULL DEFAULT 1"},
+      {"jobs", "in_place", "INTEGER NOT NULL DEFAULT 0"},
+      {"jobs", "swaps", "INTEGER NOT NULL DEFAULT 0"},
+      {"jobs", "swap_stage", "TEXT NOT NULL DEFAULT 'none'"},
+      {"jobs", "swap_steps", "TEXT NOT NULL DEFAULT ''"},
+      {"jobs", "swap_job", "INTEGER NOT NULL DEFAULT 0"},
+      {"jobs", "swap_width", "INTEGER NOT NULL DEFAULT 0"},
+      {"jobs", "swap_started", "REAL NOT NULL DEFAULT 0"},
   };
   for (const auto& c : kAdded) {
     Statement info(db_, (std::string("SELECT 1 FROM pragma_table_info('") + c.table + "') WHERE name=?").c_str());
@@ -155,7 +163,24 @@ void Store::exec(const char* sql) {
 namespace {
 constexpr const char* kJobColumns =
     "job_id, max_attempts, attempts, phase, restart_seen, nodes, failed_node, failure_at, phase_since, signal_at, "
-    "overdue_reported, user_id, submit_time, held_by_us";
+    "overdue_reported, user_id, submit_time, held_by_us, in_place, swaps, swap_stage, swap_steps, swap_job, swap_width, "
+    "swap_started";
+
+std::string join_ids(const std::vector<uint32_t>& ids) {
+  std::string out;
+  for (uint32_t id : ids) out += (out.empty() ? "" : ",") + std::to_string(id);
+  return out;
+}
+
+std::vector<uint32_t> split_ids(const std::string& text) {
+  std::vector<uint32_t> out;
+  for (const auto& s : split_commas(text)) {
+    uint32_t n = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+    if (ec == std::errc() && end == s.data() + s.size()) out.push_back(n);
+  }
+  return out;
+}
 
 JobRecord job_row(Statement& st) {
   JobRecord r;
@@ -173,6 +198,13 @@ JobRecord job_row(Statement& st) {
   r.user_id = static_cast<uint32_t>(st.integer(11));
   r.submit_time = st.integer(12);
   r.held_by_us = st.integer(13) != 0;
+  r.in_place = st.integer(14) != 0;
+  r.swaps = static_cast<unsigned>(st.integer(15));
+  if (!parse_swap_stage(st.text(16), r.swap_stage)) r.swap_stage = SwapStage::None;
+  r.swap_steps = split_ids(st.text(17));
+  r.swap_job = static_cast<uint32_t>(st.integer(18));
+  r.swap_width = static_cast<uint32_t>(st.integer(19));
+  r.swap_started = st.real(20);
   return r;
 }
 }  // namespace
@@ -195,12 +227,14 @@ std::optional<JobRecord> Store::find_job(uint32_t job_id) {
 }
 
 void Store::save_job(const JobRecord& r) {
-  Statement st(db_, (std::string("INSERT OR REPLACE INTO jobs (") + kJobColumns + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)").c_str());
+  Statement st(db_, (std::string("INSERT OR REPLACE INTO jobs (") + kJobColumns + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)").c_str());
   st.bind(1, int64_t{r.job_id}).bind(2, int64_t{r.max_attempts}).bind(3, int64_t{r.attempts});
   st.bind(4, std::string(to_string(r.phase))).bind(5, int64_t{r.restart_seen}).bind(6, join_commas(r.nodes));
   st.bind(7, r.failed_node).bind(8, r.failure_at).bind(9, r.phase_since).bind(10, r.signal_at);
   st.bind(11, int64_t{r.overdue_reported}).bind(12, int64_t{r.user_id}).bind(13, r.submit_time);
-  st.bind(14, int64_t{r.held_by_us});
+  st.bind(14, int64_t{r.held_by_us}).bind(15, int64_t{r.in_place}).bind(16, int64_t{r.swaps});
+  st.bind(17, std::string(to_string(r.swap_stage))).bind(18, join_ids(r.swap_steps)).bind(19, int64_t{r.swap_job});
+  st.bind(20, int64_t{r.swap_width}).bind(21, r.swap_started);
   st.step();
 }
 

@@ -1,6 +1,14 @@
 // The durable record of a job's auto-resume intent: one token in the job's AdminComment.
 //
-//   autoresume=1:max=3      auto-resume on, at most 3 resumes (the job's budget)
+//   autoresume=1:max=3          auto-resume on, at most 3 resumes (the job's budget): the whole job is requeued
+//   autoresume=1:max=3:step     asked by a step (`srun --auto-resume=1` inside a batch job without the flag,
+//                               HyperPod's form): that step is retried in place, inside the same allocation
+//
+// and, written by the controller only, the state of the job's latest in-place retry (docs/in-place.md):
+//
+//   autoresume_swap=2:swapping:0,3   the second swap of this job is under way; it ended steps 0 and 3
+//   autoresume_swap=2:ready:0,3      the allocation is whole again: those steps' sruns run their command again
+//   autoresume_swap=2:requeue:0,3    in-place retry was impossible: the whole job is requeued instead
 //
 // AdminComment is writable only by root, SlurmUser and operators, so users cannot forge the token; the
 // plugin writes it from root-side contexts (job prolog, slurmstepd) and the controller reads it back through
@@ -20,11 +28,12 @@ inline constexpr std::string_view kIntentKey = "autoresume=";
 
 struct Intent {
   unsigned max_attempts = 0;
+  bool in_place = false;  // a step asked: retry that step inside the allocation (else: requeue the whole job)
   bool operator==(const Intent&) const = default;
 };
 
 inline std::string intent_token(const Intent& intent) {
-  return std::string(kIntentKey) + "1:max=" + std::to_string(intent.max_attempts);
+  return std::string(kIntentKey) + "1:max=" + std::to_string(intent.max_attempts) + (intent.in_place ? ":step" : "");
 }
 
 namespace intent_detail {
@@ -54,10 +63,72 @@ inline std::optional<Intent> parse_intent(std::string_view admin_comment) {
     constexpr std::string_view on = "1:max=";
     if (v.substr(0, on.size()) != on) return std::nullopt;
     v.remove_prefix(on.size());
+    constexpr std::string_view step = ":step";
+    bool in_place = v.size() > step.size() && v.substr(v.size() - step.size()) == step;
+    if (in_place) v.remove_suffix(step.size());
     unsigned max = 0;
     auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), max);
     if (ec != std::errc() || end != v.data() + v.size() || max == 0) return std::nullopt;
-    return Intent{max};
+    return Intent{max, in_place};
+  }
+  return std::nullopt;
+}
+
+inline constexpr std::string_view kSwapKey = "autoresume_swap=";
+
+// The controller's record of a job's latest in-place retry, read by the sruns of the steps it ended.
+struct SwapState {
+  enum class Stage { Swapping, Ready, Requeue };
+  unsigned number = 0;          // 1 for the job's first swap
+  Stage stage = Stage::Swapping;
+  std::vector<uint32_t> steps;  // the steps it ended (they ran on the failed node)
+  bool operator==(const SwapState&) const = default;
+};
+
+inline const char* to_string(SwapState::Stage s) {
+  switch (s) {
+    case SwapState::Stage::Swapping: return "swapping";
+    case SwapState::Stage::Ready: return "ready";
+    case SwapState::Stage::Requeue: return "requeue";
+  }
+  return "swapping";
+}
+
+inline std::string swap_token(const SwapState& s) {
+  std::string out = std::string(kSwapKey) + std::to_string(s.number) + ":" + to_string(s.stage) + ":";
+  if (s.steps.empty()) out += "-";
+  for (size_t i = 0; i < s.steps.size(); ++i) out += (i ? "," : "") + std::to_string(s.steps[i]);
+  return out;
+}
+
+// nullopt when there is no token or it is malformed (a malformed token is never acted on).
+inline std::optional<SwapState> parse_swap(std::string_view admin_comment) {
+  auto number = [](std::string_view v, unsigned& out) {
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+    return ec == std::errc() && end == v.data() + v.size() && !v.empty();
+  };
+  for (std::string_view t : intent_detail::split_spaces(admin_comment)) {
+    if (!intent_detail::has_key(t, kSwapKey)) continue;
+    std::string_view v = t.substr(kSwapKey.size());
+    size_t a = v.find(':'), b = a == std::string_view::npos ? a : v.find(':', a + 1);
+    if (b == std::string_view::npos) return std::nullopt;
+    SwapState s;
+    if (!number(v.substr(0, a), s.number) || s.number == 0) return std::nullopt;
+    std::string_view stage = v.substr(a + 1, b - a - 1), steps = v.substr(b + 1);
+    if (stage == "swapping") s.stage = SwapState::Stage::Swapping;
+    else if (stage == "ready") s.stage = SwapState::Stage::Ready;
+    else if (stage == "requeue") s.stage = SwapState::Stage::Requeue;
+    else return std::nullopt;
+    if (steps == "-") return s;
+    while (!steps.empty()) {
+      size_t c = steps.find(',');
+      unsigned step = 0;
+      if (!number(steps.substr(0, c), step)) return std::nullopt;
+      s.steps.push_back(step);
+      steps = c == std::string_view::npos ? std::string_view() : steps.substr(c + 1);
+      if (c != std::string_view::npos && steps.empty()) return std::nullopt;
+    }
+    return s;
   }
   return std::nullopt;
 }

@@ -57,6 +57,38 @@ inline int kill_job(uint32_t job_id, uint16_t signal, uint16_t flags) {
   return call_with_job(&slurm_kill_job, job_id, signal, flags);
 }
 
+// One step of a job: slurm_kill_job_step(job, step, signal) on 22.05, with a flags argument since 23.x, on a
+// slurm_step_id_t since 26.05.
+inline slurm_step_id_t one_step(uint32_t job_id, uint32_t step_id) {
+  slurm_step_id_t id = whole_job(job_id);
+  id.step_id = step_id;
+  return id;
+}
+
+template <typename F>
+int kill_step(F f, uint32_t job_id, uint32_t step_id, uint16_t signal) {
+  if constexpr (std::is_invocable_v<F, uint32_t, uint32_t, uint16_t>)
+    return f(job_id, step_id, signal);
+  else if constexpr (std::is_invocable_v<F, uint32_t, uint32_t, uint16_t, uint16_t>)
+    return f(job_id, step_id, signal, uint16_t{0});
+  else {
+    slurm_step_id_t id = one_step(job_id, step_id);
+    return f(&id, signal, uint16_t{0});
+  }
+}
+
+// A job's steps: slurm_get_job_steps(update_time, job, step, resp, flags) up to 25.11, (step_id*, resp, flags)
+// since 26.05.
+template <typename F>
+int get_job_steps(F f, uint32_t job_id, job_step_info_response_msg_t** resp, uint16_t show_flags) {
+  if constexpr (std::is_invocable_v<F, time_t, uint32_t, uint32_t, job_step_info_response_msg_t**, uint16_t>)
+    return f(time_t{0}, job_id, NO_VAL, resp, show_flags);
+  else {
+    slurm_step_id_t id = one_step(job_id, NO_VAL);
+    return f(&id, resp, show_flags);
+  }
+}
+
 // job_desc_msg_t.job_id became step_id.job_id in 26.05, as did submit_response_msg_t's.
 template <typename Msg>
 void set_job_id(Msg& msg, uint32_t job_id) {
