@@ -73,6 +73,7 @@ struct Job {
   uint32_t user_id = 0;
   uint32_t group_id = 0;
   std::string account;
+  bool has_gres = false;  // it asked for a GRES (per node, job, socket or task): Slurm cannot grow such a job
   JobState state = JobState::Unknown;
   bool completing = false;  // JOB_COMPLETING: epilogs still running
   bool requeue_pending = false;  // JOB_REQUEUE / JOB_REQUEUE_HOLD: Slurm is requeueing it

@@ -88,6 +88,8 @@ Job to_job(const slurm_job_info_t& j) {
   out.user_id = j.user_id;
   out.group_id = j.group_id;
   out.account = str(j.account);
+  for (const char* tres : {j.tres_per_node, j.tres_per_job, j.tres_per_socket, j.tres_per_task})
+    out.has_gres |= str(tres).find("gres") != std::string::npos;
   out.state = job_state(j.job_state);
   out.completing = j.job_state & JOB_COMPLETING;
   out.requeue_pending = j.job_state & (JOB_REQUEUE | JOB_REQUEUE_HOLD);

@@ -91,6 +91,8 @@ JobDecision Controller::swap_step(JobRecord& r, const std::optional<Job>& job, b
       acted = true;
       auto settings = slurm_.load_settings();
       if (!settings) return to(JobPhase::Swapping, "");
+      // A resized job waits for its new accounting record before any other update (the token): slurmdbd is needed
+      // even when a spare in the job spares the expansion.
       if (!settings->can_expand_jobs())
         return swap_fallback(r, *job, "slurmctld cannot grow a running job (SchedulerParameters=permit_job_expansion and "
                                       "AccountingStorageType=accounting_storage/slurmdbd are both needed)");
@@ -100,11 +102,20 @@ JobDecision Controller::swap_step(JobRecord& r, const std::optional<Job>& job, b
       auto steps = slurm_.load_steps(r.job_id);
       if (!steps) return to(JobPhase::Swapping, "");
       r.swap_steps.clear();
+      size_t need = 0;
       for (const JobStep& s : *steps)
-        if (s.id < kFirstPseudoStep && std::find(s.nodes.begin(), s.nodes.end(), failed) != s.nodes.end())
+        if (s.id < kFirstPseudoStep && std::find(s.nodes.begin(), s.nodes.end(), failed) != s.nodes.end()) {
           r.swap_steps.push_back(s.id);
+          need = std::max(need, s.nodes.size());
+        }
+      // Slurm cannot merge an allocation into a job that holds GRES (select/cons_tres, every release): such a
+      // job's steps are retried on a node it holds and no step uses (a spare in the job), or it is requeued.
+      if (job->has_gres && (need == 0 || need > job->num_nodes - 1))
+        return swap_fallback(r, *job, "Slurm cannot grow a job that holds GRES, and no node of the job is left spare for "
+                                      "the step (keep one: sbatch -N " + std::to_string(need + 1) + ", srun -N " +
+                                      std::to_string(need) + ")");
       ++r.swaps;
-      r.swap_width = job->num_nodes;
+      r.swap_width = need == 0 ? job->num_nodes : static_cast<uint32_t>(need);
       r.swap_started = now;
       stage(SwapStage::Marked);
       // The token first: a step's srun that exits from here on finds its step listed and waits for the swap.
@@ -149,6 +160,10 @@ JobDecision Controller::swap_step(JobRecord& r, const std::optional<Job>& job, b
     }
     case SwapStage::Shrunk:
     case SwapStage::Expanding: {
+      if (job->num_nodes >= r.swap_width && r.swap_job == 0) {  // a node of the job no step used takes the place
+        stage(SwapStage::Merging);
+        return to(JobPhase::Swapping, "");
+      }
       if (r.swap_stage == SwapStage::Expanding && r.swap_job == 0) {
         // Asked for before a crash, its id not journaled: a sweep finds it by name, else it is asked for again.
         if (!swept_now_) return to(JobPhase::Swapping, "");
@@ -219,7 +234,7 @@ JobDecision Controller::swap_step(JobRecord& r, const std::optional<Job>& job, b
       r.swap_job = 0;
       r.nodes = job->nodes;
       JobDecision d = to(JobPhase::Running,
-                         "swap " + std::to_string(r.swaps) + ": " + failed + " out, " + (joined.empty() ? "?" : joined) +
+                         "swap " + std::to_string(r.swaps) + ": " + failed + " out, " + (joined.empty() ? "a spare node of the job's own" : joined) +
                              " in; steps " + join_ids(r.swap_steps) + " run again (attempt " +
                              std::to_string(r.attempts + 1) + " of " + std::to_string(r.max_attempts) + ")",
                          "step_retried_in_place");

@@ -57,7 +57,7 @@ struct JobRecord {
   SwapStage swap_stage = SwapStage::None;
   std::vector<uint32_t> swap_steps;  // the steps the current swap ended
   uint32_t swap_job = 0;       // the expansion allocation
-  uint32_t swap_width = 0;     // the job's node count before the failure: what the swap restores
+  uint32_t swap_width = 0;     // nodes the job needs after the swap: the largest step it ended (or all it had)
   double swap_started = 0;
 
   bool operator==(const JobRecord&) const = default;

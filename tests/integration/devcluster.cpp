@@ -57,6 +57,7 @@ DevCluster::DevCluster(const std::string& name, ClusterOptions o) : dir_(std::st
   if (!o.plugstack.empty()) cmd += " --plugstack '" + o.plugstack + "'";
   for (const auto& line : o.extra_conf) cmd += " --extra-conf '" + line + "'";
   if (o.gpus > 0) cmd += " --gpus " + std::to_string(o.gpus);
+  if (o.accounting) cmd += " --accounting";
   // A cluster left by a killed earlier run of this same test would hold the directory.
   run(source_dir() + "/scripts/devcluster down --dir " + dir_);
   auto r = run(cmd);

@@ -39,6 +39,7 @@ struct ClusterOptions {
   int cred_expire = 120;
   int slurmd_timeout = 10;
   int gpus = 0;  // a count-only gpu GRES per node (scripts/devcluster --gpus)
+  bool accounting = false;  // a real slurmdbd on a real MariaDB (scripts/devcluster --accounting)
 };
 
 class DevCluster {

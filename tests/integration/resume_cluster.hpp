@@ -21,6 +21,10 @@ struct ResumeCluster {
       : c(name, options(name, nodes)) {
     c.start_controller(controller_conf, controller_env);
   }
+  // A cluster with these options (the plugin's plugstack among them: see options()).
+  ResumeCluster(ClusterOptions o, const std::string& name, const std::string& controller_env = "") : c(name, std::move(o)) {
+    c.start_controller({}, controller_env);
+  }
   static ClusterOptions options(const std::string& name, int nodes) {
     ClusterOptions o;
     o.plugstack = plugstack_with_plugin(name);
