@@ -64,6 +64,34 @@ std::set<uid_t> api_admins(const Config& config) {
   return admins;
 }
 
+// autoresumed --check-slurm: what slurm.conf lacks for the controller's features, read from slurmctld itself.
+int check_slurm_config(const Config& config) {
+  LibSlurmClient slurm;
+  auto settings = slurm.load_settings();
+  if (!settings) {
+    std::cerr << "autoresumed: slurmctld: " << settings.error().message << "\n";
+    return 1;
+  }
+  auto missing = settings->in_place_missing();
+  if (missing.empty()) {
+    std::cout << "autoresumed: in-place retry of srun --auto-resume=1 steps: available\n";
+    return 0;
+  }
+  std::cout << "autoresumed: in-place retry of srun --auto-resume=1 steps: unavailable"
+            << (config.in_place_retry ? " (such jobs are requeued whole instead):" : " (and InPlaceRetry=no):") << "\n";
+  for (const auto& line : missing) std::cout << "  - " << line << "\n";
+  return 3;
+}
+
+// Said once at start, where an admin looks: a feature the configuration asks for that slurm.conf does not allow.
+void report_slurm_settings(SlurmClient& slurm, const Config& config) {
+  if (!config.in_place_retry) return;
+  auto settings = slurm.load_settings();
+  if (!settings) return;  // slurmctld not up yet: the loop says so
+  for (const auto& line : settings->in_place_missing())
+    log(LogLevel::Warning, "in_place_unavailable", {{"missing", line}, {"effect", "steps that asked are requeued whole"}});
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -72,8 +100,12 @@ int main(int argc, char** argv) {
   bool check_only = false;
   bool foreground = false;
   bool reset_breaker = false;
+  bool check_slurm = false;
   app.add_option("-c,--config", config_path, "configuration file")->capture_default_str();
   app.add_flag("--check-config", check_only, "validate the configuration and exit");
+  app.add_flag("--check-slurm", check_slurm,
+               "ask slurmctld whether its configuration allows what the controller does (in-place retry) and exit: "
+               "0 all present, 3 something missing (named), 1 slurmctld not reachable");
   app.add_flag("--reset-breaker", reset_breaker,
                "close the circuit breaker (the running daemon resumes on its next tick) and exit");
   app.add_flag("-f,--foreground", foreground, "stay in the foreground (the default under systemd: Type=simple)");
@@ -90,6 +122,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   set_log_level(config->log_level);
+  if (check_slurm) return check_slurm_config(*config);
   if (reset_breaker) {
     auto store = Store::open(config->state_dir + "/autoresume.db");
     if (!store) {
@@ -118,6 +151,7 @@ int main(int argc, char** argv) {
   LibSlurmClient slurm;
   Controller controller(slurm, **store, *config);
   controller.after_action = crash_hook();
+  report_slurm_settings(slurm, *config);
   log(LogLevel::Info, "started", {{"version", AUTORESUME_VERSION}, {"config", config_path},
                                   {"state", config->state_dir + "/autoresume.db"}, {"pid", std::to_string(getpid())}});
   try {

@@ -110,4 +110,17 @@ bool SlurmSettings::can_expand_jobs() const {
 
 bool SlurmSettings::can_shrink_jobs() const { return !has_word(scheduler_parameters, "disable_job_shrink"); }
 
+std::vector<std::string> SlurmSettings::in_place_missing() const {
+  std::vector<std::string> out;
+  if (!has_word(scheduler_parameters, "permit_job_expansion"))
+    out.push_back("SchedulerParameters lacks permit_job_expansion (a swapped-in node joins the job through an "
+                  "expansion allocation); now: \"" + scheduler_parameters + "\"");
+  if (accounting_storage_type.find("slurmdbd") == std::string::npos)
+    out.push_back("AccountingStorageType is not accounting_storage/slurmdbd (a resized job accepts no further update "
+                  "until slurmdbd gives it a new accounting record); now: \"" + accounting_storage_type + "\"");
+  if (!can_shrink_jobs())
+    out.push_back("SchedulerParameters has disable_job_shrink (the failed node cannot leave the job)");
+  return out;
+}
+
 }  // namespace autoresume

@@ -143,6 +143,8 @@ struct SlurmSettings {
   // slurmdbd gives (without it any later update of the job is refused).
   bool can_expand_jobs() const;
   bool can_shrink_jobs() const;
+  // What slurm.conf lacks for in-place retry, one line each (empty: nothing).
+  std::vector<std::string> in_place_missing() const;
 };
 
 struct Reservation {

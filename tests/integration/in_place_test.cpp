@@ -36,6 +36,10 @@ struct InPlaceCluster : ResumeCluster {
 
   std::string stages() { return read_file(c.work_dir() + "/stages.log"); }
 
+  CommandResult check_slurm() {
+    return c.sh(binary_dir() + "/controller/autoresumed --check-slurm --config " + c.dir() + "/autoresume.conf");
+  }
+
   static int count(const std::string& text, const std::string& what) {
     int n = 0;
     for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
@@ -66,6 +70,10 @@ struct InPlaceCluster : ResumeCluster {
 TEST_CASE("(in-place a) a node under an srun --auto-resume=1 step dies: swapped in the same job, only the step runs again",
           "[in-place]") {
   InPlaceCluster ic("inplace-a", true);
+  auto check = ic.check_slurm();
+  INFO(check.out);
+  CHECK(check.rc == 0);
+  CHECK(check.out.find("in-place retry of srun --auto-resume=1 steps: available") != std::string::npos);
   uint32_t id = ic.submit();
   std::string dead;
   ic.kill_under_step(id, dead);
@@ -124,6 +132,12 @@ TEST_CASE("(in-place b) the same with a gpu GRES on every node: the step runs ag
 TEST_CASE("(in-place c) no job expansion configured: the whole job is requeued instead, and the event says why",
           "[in-place]") {
   InPlaceCluster ic("inplace-c", false);
+  auto check = ic.check_slurm();  // what the admin is told to add
+  INFO(check.out);
+  CHECK(check.rc == 3);
+  CHECK(check.out.find("SchedulerParameters lacks permit_job_expansion") != std::string::npos);
+  CHECK(check.out.find("AccountingStorageType is not accounting_storage/slurmdbd") != std::string::npos);
+  CHECK(ic.c.controller_log().find("event=in_place_unavailable") != std::string::npos);
   uint32_t id = ic.submit();
   std::string dead;
   ic.kill_under_step(id, dead);

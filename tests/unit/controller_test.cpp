@@ -557,3 +557,134 @@ TEST_CASE("a state database error during an admin command answers the request, t
   sqlite3_close(other);
   for (const char* sfx : {"", "-wal", "-shm"}) std::filesystem::remove(path.string() + sfx);
 }
+
+// ---------------------------------------------------------------- in-place retry (engine/swap_engine.cpp)
+namespace {
+
+// A job whose intent came from a step (`srun --auto-resume=1`), with step 0 on all its nodes; batch host first.
+Job& in_place_job(World& w, uint32_t id, std::vector<std::string> nodes) {
+  Job& j = w.watched_job(id, nodes);
+  j.admin_comment = intent_token(Intent{3, true});
+  w.slurm.steps[id] = {JobStep{0, nodes}};
+  return j;
+}
+
+bool called(const Calls& calls, const std::string& prefix) {
+  return std::any_of(calls.begin(), calls.end(), [&](const std::string& c) { return c.rfind(prefix, 0) == 0; });
+}
+
+std::optional<SwapState> swap_of(World& w, uint32_t id) { return parse_swap(w.slurm.jobs[id].admin_comment); }
+
+// Ticks until `done` or 10 ticks; every call made on the way.
+Calls tick_until(World& w, const std::function<bool()>& done) {
+  Calls all;
+  for (int i = 0; i < 10 && !done(); ++i) {
+    Calls c = w.tick();
+    all.insert(all.end(), c.begin(), c.end());
+  }
+  return all;
+}
+
+}  // namespace
+
+TEST_CASE("in place: the failed node leaves the job, a node joins through an expansion, the step is told to run again",
+          "[controller][in-place]") {
+  World w;
+  in_place_job(w, 1, {"n1", "n2"});
+  w.tick();
+  REQUIRE(w.record(1).in_place);
+  w.marked("n2", "autoresume: gpu0: xid 79");
+  Calls calls = tick_until(w, [&] { return w.slurm.expanding.size() == 1; });
+  // In this order: the token (the step's srun then waits), the node out of the job, the step ended, the expansion.
+  auto at = [&](const std::string& prefix) {
+    return std::find_if(calls.begin(), calls.end(), [&](const auto& c) { return c.rfind(prefix, 0) == 0; }) - calls.begin();
+  };
+  REQUIRE(called(calls, "admin-comment 1 autoresume=1:max=3:step autoresume_swap=1:swapping:0"));
+  REQUIRE(called(calls, "shrink 1 n1"));
+  REQUIRE(called(calls, "signal_step 1.0 9"));
+  REQUIRE(called(calls, "expand 1 as 1000"));
+  CHECK(at("admin-comment 1") < at("shrink 1"));
+  CHECK(at("shrink 1") < at("signal_step 1.0"));
+  CHECK(at("signal_step 1.0") < at("expand 1"));
+  CHECK_FALSE(called(calls, "requeue"));
+  const ExpansionSpec& spec = w.slurm.expansions.at(0);
+  CHECK(spec.exclude == std::vector<std::string>{"n1", "n2"});  // never the failed node, nor one the job holds
+  CHECK(spec.name == "autoresume-expand-1");
+  CHECK(w.record(1).phase == JobPhase::Swapping);
+  CHECK(swap_of(w, 1)->stage == SwapState::Stage::Swapping);
+
+  w.tick();  // the expansion is still pending: nothing to merge
+  CHECK(w.record(1).swap_stage == SwapStage::Expanding);
+  w.runs_on(1000, {"n3"});
+  calls = tick_until(w, [&] { return w.record(1).phase == JobPhase::Running; });
+  CHECK(called(calls, "merge 1000"));
+  CHECK(w.slurm.jobs[1].nodes == std::vector<std::string>{"n1", "n3"});
+  auto swap = swap_of(w, 1);
+  REQUIRE(swap);
+  CHECK(*swap == SwapState{1, SwapState::Stage::Ready, {0}});
+  CHECK(w.record(1).attempts == 1);  // the budget counts in-place retries too
+  CHECK(w.slurm.jobs[1].restart_count == 0);
+  CHECK_FALSE(called(calls, "requeue"));
+}
+
+TEST_CASE("in place: impossible where Slurm cannot grow a job, or the batch host failed: the whole job is requeued",
+          "[controller][in-place]") {
+  World w;
+  SECTION("no permit_job_expansion") {
+    w.slurm.settings.scheduler_parameters = "bf_continue";
+    in_place_job(w, 1, {"n1", "n2"});
+    w.tick();
+    w.marked("n2", "autoresume: gpu0: xid 79");
+  }
+  SECTION("the failed node runs the batch script") {
+    in_place_job(w, 1, {"n1", "n2"});
+    w.tick();
+    w.marked("n1", "autoresume: gpu0: xid 79");
+  }
+  SECTION("a GRES job with no spare node of its own") {
+    in_place_job(w, 1, {"n1", "n2"}).has_gres = true;
+    w.tick();
+    w.marked("n2", "autoresume: gpu0: xid 79");
+  }
+  Calls calls = tick_until(w, [&] { return w.slurm.jobs[1].restart_count == 1; });
+  CHECK(called(calls, "requeue 1"));
+  CHECK_FALSE(called(calls, "shrink"));
+  CHECK_FALSE(called(calls, "expand"));
+  CHECK(w.store->events().back().kind != "step_retried_in_place");
+  bool fell_back = false;
+  for (const auto& e : w.store->events()) fell_back |= e.kind == "in_place_fallback";
+  CHECK(fell_back);
+}
+
+TEST_CASE("in place: a GRES job's step runs again on a node of its own that no step used, without an expansion",
+          "[controller][in-place]") {
+  World w;
+  Job& j = in_place_job(w, 1, {"n1", "n2", "n3"});
+  j.has_gres = true;
+  w.slurm.steps[1] = {JobStep{0, {"n1", "n2"}}};  // srun -N2 in a 3-node job
+  w.tick();
+  w.marked("n2", "autoresume: gpu0: xid 79");
+  Calls calls = tick_until(w, [&] { return w.record(1).phase == JobPhase::Running && w.record(1).attempts == 1; });
+  CHECK(called(calls, "shrink 1 n1,n3"));
+  CHECK_FALSE(called(calls, "expand"));
+  CHECK(*swap_of(w, 1) == SwapState{1, SwapState::Stage::Ready, {0}});
+}
+
+TEST_CASE("in place: a controller restarted between two stages goes on from the journaled one, nothing twice",
+          "[controller][in-place]") {
+  World w;
+  in_place_job(w, 1, {"n1", "n2"});
+  w.tick();
+  w.marked("n2", "autoresume: gpu0: xid 79");
+  tick_until(w, [&] { return w.record(1).swap_stage == SwapStage::Shrunk; });
+  w.restart();
+  REQUIRE(w.record(1).swap_stage == SwapStage::Shrunk);
+  Calls calls = tick_until(w, [&] { return w.slurm.expanding.size() == 1; });
+  CHECK_FALSE(called(calls, "shrink"));  // done before the restart: the job no longer has n2
+  w.restart();
+  w.runs_on(1000, {"n3"});
+  calls = tick_until(w, [&] { return w.record(1).phase == JobPhase::Running; });
+  CHECK(w.slurm.expansions.size() == 1);
+  CHECK(swap_of(w, 1)->number == 1);
+  CHECK(w.record(1).attempts == 1);
+}

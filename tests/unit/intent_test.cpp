@@ -32,3 +32,22 @@ TEST_CASE("merging keeps what others wrote and replaces only our token", "[inten
   std::string once = merge_intent("x", "autoresume=1:max=4");
   CHECK(merge_intent(once, "autoresume=1:max=4") == once);
 }
+
+TEST_CASE("a step's intent (in place) round-trips, and the swap token is parsed strictly", "[intent]") {
+  CHECK(parse_intent(intent_token(Intent{4, true})) == Intent{4, true});
+  CHECK(parse_intent("autoresume=1:max=4:step") == Intent{4, true});
+  CHECK_FALSE(parse_intent("autoresume=1:max=4:steps"));
+  CHECK_FALSE(parse_intent("autoresume=1:max=:step"));
+  SwapState s{2, SwapState::Stage::Ready, {0, 3}};
+  CHECK(swap_token(s) == "autoresume_swap=2:ready:0,3");
+  CHECK(parse_swap("x=1 " + swap_token(s) + " y") == s);
+  CHECK(parse_swap("autoresume_swap=1:requeue:-") == SwapState{1, SwapState::Stage::Requeue, {}});
+  for (const char* bad : {"autoresume_swap=0:ready:1", "autoresume_swap=1:done:1", "autoresume_swap=1:ready:1,",
+                          "autoresume_swap=1:ready:x", "autoresume_swap=1:ready", "autoresume_swap=:ready:1",
+                          "autoresume_swap=1:ready:99999999999"})
+    CHECK_FALSE(parse_swap(bad));
+  // The swap token and the intent token are separate keys: writing one never touches the other.
+  std::string both = merge_token(intent_token(Intent{3, true}), kSwapKey, swap_token(s));
+  CHECK(parse_intent(both) == Intent{3, true});
+  CHECK(parse_swap(both) == s);
+}
