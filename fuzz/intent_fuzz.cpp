@@ -20,6 +20,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto again = parse_intent(intent_token(*i));
     if (!again || again->max_attempts != i->max_attempts) std::abort();
   }
+  // The controller's swap token, which a step's srun acts on: a parsed one survives a round trip.
+  if (auto s = parse_swap(text)) {
+    auto again = parse_swap(swap_token(*s));
+    if (!again || !(*again == *s)) std::abort();
+  }
   std::string merged = merge_intent(text, intent_token(Intent{3}));
   auto after = parse_intent(merged);
   if (!after || after->max_attempts != 3) std::abort();

@@ -146,6 +146,7 @@ void Controller::tick() {
   handle_lifecycles();  // with the breaker open: failures recorded and drained, nothing replaced or validated
   report_breaker();
   if (open || breaker_.open()) return;  // jobs still adopted by the sweep; acted on once an admin resets it
+  read_settings(now);
   probe_suspects();
   probe_silent(silent, now);
   handle_jobs();
@@ -319,7 +320,7 @@ void Controller::probe_suspects() {
       const Job& j = entry.second;
       auto r = records_.find(j.id);
       if (j.state != JobState::Running || r == records_.end()) return false;
-      if (in_place_only && !(r->second.in_place && config_.in_place_retry && !is_terminal(r->second.phase))) return false;
+      if (in_place_only && !retried_in_place(r->second)) return false;
       return std::find(j.nodes.begin(), j.nodes.end(), name) != j.nodes.end();
     });
   };
@@ -342,6 +343,23 @@ void Controller::probe_suspects() {
     }
     act("down", name, reason, [&] { return slurm_.down_node(name, reason); });
   }
+}
+
+// What slurm.conf allows is read from slurmctld at the first tick and then once a minute (an admin may add
+// permit_job_expansion and reconfigure); while it is unknown or lacking, steps that asked are recovered as whole jobs.
+void Controller::read_settings(double now) {
+  if (!config_.in_place_retry || (settings_read_ != 0 && now - settings_read_ < 60)) return;
+  auto settings = slurm_.load_settings();
+  if (!settings) return;
+  settings_read_ = now;
+  auto missing = settings->in_place_missing();
+  std::string why;
+  for (const auto& m : missing) why += (why.empty() ? "" : "; ") + m;
+  in_place_unavailable_ = why;
+}
+
+bool Controller::retried_in_place(const JobRecord& r) const {
+  return r.in_place && config_.in_place_retry && in_place_unavailable_.empty() && !is_terminal(r.phase);
 }
 
 // Counted again only when the node table or a node's lifecycle changed (a pass over every node).
@@ -418,7 +436,7 @@ void Controller::step_job(JobRecord& r, const std::optional<Job>& job, std::opti
 }
 
 bool Controller::step_job_once(JobRecord& r, const std::optional<Job>& job, std::optional<std::map<std::string, int>>& free_nodes) {
-  JobContext ctx{&failed_, false, unix_now(), &config_};
+  JobContext ctx{&failed_, false, unix_now(), &config_, in_place_unavailable_};
   if (job && r.phase != JobPhase::Running) {  // capacity matters to a job in recovery only
     if (!free_nodes) free_nodes = free_nodes_by_partition();
     int need = static_cast<int>(std::max<uint32_t>(job->num_nodes, 1));

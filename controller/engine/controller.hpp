@@ -133,6 +133,11 @@ class Controller {
   // Suspects whose slurmd the probe found dead while they carried a job retried in place: failed (not alive)
   // for that job at once, set DOWN only once no such job is left on them (Slurm would requeue the whole job).
   std::set<std::string> dead_suspects_;
+  // Whether slurm.conf allows in-place retry (empty) or what it lacks; read at the first tick, then every minute.
+  std::string in_place_unavailable_ = "not known yet";
+  double settings_read_ = 0;
+  void read_settings(double now);
+  bool retried_in_place(const JobRecord& r) const;
   Breaker breaker_;
   ControllerObserver* observer_ = nullptr;
   const HeartbeatBoard* heartbeats_ = nullptr;

@@ -79,6 +79,13 @@ bool requeued_since(const JobRecord& r, const Job& j) { return j.restart_count >
 
 // Slurm requeued it (its node went DOWN) or someone did: an infrastructure failure if one of the nodes it ran on
 // has failed; otherwise (scontrol requeue, preemption) not ours to count.
+// A step asked to be retried in place, but this cluster cannot: the whole job is recovered, and the event says why.
+void not_in_place(const JobRecord& r, const JobContext& ctx, JobDecision& d) {
+  if (!r.in_place || !ctx.config->in_place_retry || ctx.in_place_unavailable.empty() || !d.event.empty()) return;
+  d.event = "in_place_fallback";
+  d.why = "in-place retry impossible: " + ctx.in_place_unavailable + "; " + d.why;
+}
+
 JobDecision after_requeue_by_others(const JobRecord& r, const JobContext& ctx) {
   std::string node = first_failed(r.nodes, ctx);
   if (node.empty()) {
@@ -90,6 +97,7 @@ JobDecision after_requeue_by_others(const JobRecord& r, const JobContext& ctx) {
   JobDecision d = r.attempts >= r.max_attempts ? exhausted(r, JobAction::Hold)
                                                : counted(P::WaitingPending, "requeued by Slurm after node failure");
   d.failed_node = node;
+  not_in_place(r, ctx, d);
   return d;
 }
 
@@ -108,7 +116,7 @@ JobDecision running(const JobRecord& r, const Job& j, const JobContext& ctx) {
   if (node.empty()) return stay(r);
   // A step asked (`srun --auto-resume=1`): the node is swapped inside the job, dead or alive, before Slurm
   // requeues the whole job for it (engine/swap_engine.cpp falls back to that where it cannot).
-  if (r.in_place && ctx.config->in_place_retry) {
+  if (r.in_place && ctx.config->in_place_retry && ctx.in_place_unavailable.empty()) {
     JobDecision d = r.attempts >= r.max_attempts
                         ? exhausted(r, JobAction::RequeueHold)
                         : go(P::Swapping, JobAction::None, "failed node " + node + ": swapped inside the job, its steps retried");
@@ -123,6 +131,7 @@ JobDecision running(const JobRecord& r, const Job& j, const JobContext& ctx) {
                       ? go(P::Signalled, JobAction::Signal, "failed node " + node + ": checkpoint signal, then requeue")
                       : go(P::Requeueing, JobAction::Requeue, "failed node " + node);
   d.failed_node = node;
+  not_in_place(r, ctx, d);
   return d;
 }
 

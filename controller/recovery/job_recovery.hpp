@@ -45,6 +45,8 @@ struct JobContext {
   bool has_capacity = false;  // enough healthy idle nodes in its partition for the job right now
   double now = 0;
   const Config* config;
+  // Why in-place retry cannot be done on this cluster (slurm.conf lacks what it needs); empty: it can.
+  std::string in_place_unavailable;
 };
 
 // `job` is nullopt when Slurm no longer knows the job (purged after MinJobAge).

@@ -15,7 +15,7 @@ TEST_CASE("auto_resume.so exports exactly the plugin symbols and SPANK callbacks
   INFO((so ? "" : dlerror()));
   REQUIRE(so);
   for (const char* sym : {"plugin_name", "plugin_type", "plugin_version", "spank_plugin_version", "slurm_spank_init",
-                          "slurm_spank_init_post_opt", "slurm_spank_task_init"})
+                          "slurm_spank_init_post_opt", "slurm_spank_task_init", "slurm_spank_local_user_init"})
     CHECK(dlsym(so, sym) != nullptr);
   CHECK(std::string(static_cast<const char*>(dlsym(so, "plugin_type"))) == "spank");
   CHECK(std::string(static_cast<const char*>(dlsym(so, "plugin_name"))) == "auto_resume");
@@ -28,6 +28,6 @@ TEST_CASE("auto_resume.so exports exactly the plugin symbols and SPANK callbacks
   std::stringstream in(r.out);
   for (std::string s; in >> s;) exported.insert(s);
   CHECK(exported == std::set<std::string>{"plugin_name", "plugin_type", "plugin_version", "spank_plugin_version",
-                                          "slurm_spank_init", "slurm_spank_init_post_opt", "slurm_spank_task_init",
+                                          "slurm_spank_init", "slurm_spank_init_post_opt", "slurm_spank_task_init", "slurm_spank_local_user_init",
                                           "slurm_spank_init_failure_mode"});
 }

@@ -20,7 +20,7 @@ TEST_CASE("the transition table: only the listed moves, terminal phases have no 
 TEST_CASE("a StartTime is only sent once the requeued job is PENDING and no longer COMPLETING", "[recovery]") {
   Config config;
   std::map<std::string, NodeFailure> failed;
-  JobContext ctx{&failed, true, 1000, &config};
+  JobContext ctx{&failed, true, 1000, &config, ""};
   JobRecord r;
   r.phase = P::WaitingPending;
   Job j;
@@ -44,9 +44,9 @@ TEST_CASE("a requeued job that does not come back PENDING is reported once after
   Job j;
   j.state = JobState::Pending;
   j.completing = true;
-  JobContext early{&failed, true, 1299, &config};
+  JobContext early{&failed, true, 1299, &config, ""};
   CHECK(decide(r, j, early).event.empty());
-  JobContext late{&failed, true, 1300, &config};
+  JobContext late{&failed, true, 1300, &config, ""};
   JobDecision d = decide(r, j, late);
   CHECK(d.event == "pending_timeout");
   CHECK(d.phase == P::WaitingPending);

@@ -71,6 +71,12 @@ TEST_CASE("intent from site defaults and the request", "[plugin]") {
   CHECK_FALSE(resolve_intent(site, {false, std::nullopt}));
 }
 
+TEST_CASE("an intent claimed by the job's environment is never an in-place one", "[plugin][security]") {
+  SiteConfig site;
+  CHECK_FALSE(revalidate_claimed_intent(site, "1:max=3:step"));  // only the step's own option asks in place
+  CHECK(revalidate_claimed_intent(site, "1:max=3").value() == Intent{3, false});
+}
+
 TEST_CASE("an intent claimed by the job's environment is held to the site's configuration", "[plugin][security]") {
   SiteConfig site;
   site.max_attempts = 8;
