@@ -71,6 +71,10 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
   poll_duration_ = &BuildHistogram().Name("autoresume_poll_duration_seconds").Help("Duration of one control loop tick").Register(r).Add({}, kPollBuckets);
   resumes_ = &BuildCounter().Name("autoresume_resumes_total").Help("Jobs running again after an infrastructure failure").Register(r);
   resumes_->Add({});
+  in_place_ = &BuildCounter().Name("autoresume_in_place_total")
+                   .Help("Steps that asked for in-place retry after a node failure: retried in the same job, or the whole job requeued instead (fallback)")
+                   .Register(r);
+  for (const char* result : {"retried", "fallback"}) in_place_->Add({{"result", result}});
   give_ups_ = &BuildCounter().Name("autoresume_give_ups_total").Help("Jobs not resumed, by reason (budget_exhausted, not_resumed)").Register(r);
   for (const char* reason : {"budget_exhausted", "not_resumed"}) give_ups_->Add({{"reason", reason}});
   node_failures_ = &BuildCounter().Name("autoresume_node_failures_total").Help("Node failures seen, by cause").Register(r);
@@ -153,6 +157,10 @@ std::string Metrics::cause_label(const std::string& cause) {
 void Metrics::on_event(const std::string& kind, const std::string&, const std::string& detail) {
   std::lock_guard lock(mutex_);
   if (kind == "job_resumed") resumes_->Add({}).Increment();
+  else if (kind == "step_retried_in_place") {
+    resumes_->Add({}).Increment();
+    in_place_->Add({{"result", "retried"}}).Increment();
+  } else if (kind == "in_place_fallback") in_place_->Add({{"result", "fallback"}}).Increment();
   else if (kind == "budget_exhausted" || kind == "not_resumed") give_ups_->Add({{"reason", kind}}).Increment();
   else if (kind == "node_failed") node_failures_->Add({{"cause", cause_label(detail)}}).Increment();
   else if (kind == "node_replaced") replacements_->Add({{"result", "success"}}).Increment();

@@ -49,6 +49,7 @@ class Metrics final : public ControllerObserver {
   prometheus::Gauge* last_poll_;
   prometheus::Histogram* poll_duration_;
   prometheus::Family<prometheus::Counter>* resumes_;
+  prometheus::Family<prometheus::Counter>* in_place_;
   prometheus::Family<prometheus::Counter>* give_ups_;
   prometheus::Family<prometheus::Counter>* node_failures_;
   prometheus::Family<prometheus::Counter>* replacements_;
