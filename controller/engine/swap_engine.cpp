@@ -168,7 +168,9 @@ JobDecision Controller::swap_step(JobRecord& r, const std::optional<Job>& job, b
         // Asked for before a crash, its id not journaled: a sweep finds it by name, else it is asked for again.
         if (!swept_now_) return to(JobPhase::Swapping, "");
         for (const auto& [jid, j] : jobs_now_)
-          if (j.name == expansion_job_name(r.job_id) && j.user_id == job->user_id && j.active()) r.swap_job = jid;
+          // Asked for as the job's user; some releases record the allocation as root's (the caller) instead.
+          if (j.name == expansion_job_name(r.job_id) && (j.user_id == job->user_id || j.user_id == 0) && j.active())
+            r.swap_job = jid;
         if (r.swap_job != 0) {
           store_.save_job(r);
           return to(JobPhase::Swapping, "");

@@ -688,3 +688,21 @@ TEST_CASE("in place: a controller restarted between two stages goes on from the 
   CHECK(swap_of(w, 1)->number == 1);
   CHECK(w.record(1).attempts == 1);
 }
+
+TEST_CASE("in place: an expansion asked for just before a crash (its id not journaled) is found by name, not asked again",
+          "[controller][in-place]") {
+  World w;
+  in_place_job(w, 1, {"n1", "n2"});
+  w.tick();
+  w.marked("n2", "autoresume: gpu0: xid 79");
+  tick_until(w, [&] { return w.slurm.expanding.size() == 1; });
+  JobRecord r = w.record(1);
+  REQUIRE(r.swap_stage == SwapStage::Expanding);
+  r.swap_job = 0;  // the crash came between the allocation and the journal
+  w.store->save_job(r);
+  w.restart();
+  w.runs_on(1000, {"n3"});
+  Calls calls = tick_until(w, [&] { return w.record(1).phase == JobPhase::Running; });
+  CHECK(w.slurm.expansions.size() == 1);
+  CHECK(called(calls, "merge 1000"));
+}
