@@ -21,6 +21,10 @@ struct Config {
   int signal_before_requeue = 0;                     // SignalBeforeRequeue=none|USR1|TERM|...: 0 = none
   std::chrono::seconds requeue_grace{30};            // RequeueGracePeriod: wait after the signal
   std::chrono::seconds pending_timeout{300};         // PendingTimeout: a requeued job not PENDING by then -> event
+  // Not a key: how long after the requeue of a job's previous run it may be started. slurmd refuses a launch
+  // credential created in the same second as its kill of that run (slurm_cred.c: ctime <= revoked, "Job
+  // credential revoked": the job FAILS), which Slurm's own requeue BeginTime exists to avoid. Tests set 0.
+  std::chrono::seconds restart_settle{2};
   bool in_place_retry = true;                        // InPlaceRetry=yes|no: steps that asked are retried in place
   std::chrono::seconds in_place_wait{300};           // InPlaceWait: how long a swap waits for a healthy node
   LogLevel log_level = LogLevel::Info;               // LogLevel=info|debug|warning|error

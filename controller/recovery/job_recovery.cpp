@@ -2,6 +2,8 @@
 
 #include <sys/wait.h>
 
+#include <cmath>
+
 #include <utility>
 
 namespace autoresume {
@@ -158,6 +160,13 @@ JobDecision requeueing(const JobRecord& r, const Job& j) {
   return go(P::Requeueing, JobAction::Requeue, "requeue not yet seen in Slurm's restart count");
 }
 
+// Not before the second after next from the requeue (Config::restart_settle): its previous run's kill revoked the
+// job's credentials on its nodes up to that second. The requeue is dated by when it was seen (a pending job's end
+// time is the scheduler's estimate, often ahead, not the requeue's time).
+bool settled(const JobRecord& r, const JobContext& ctx) {
+  return ctx.now >= std::floor(r.phase_since) + static_cast<double>(ctx.config->restart_settle.count());
+}
+
 // Only a PENDING job no longer COMPLETING can be started: a StartTime sent earlier is overwritten by the requeue.
 JobDecision waiting_pending(const JobRecord& r, const Job& j, const JobContext& ctx) {
   if (j.state == JobState::Running) return go(P::Running, JobAction::None, "running again");
@@ -173,6 +182,7 @@ JobDecision waiting_pending(const JobRecord& r, const Job& j, const JobContext& 
     return d;
   }
   if (j.held && !r.held_by_us) return stay(r);  // held by its user or an admin: theirs to release
+  if (ctx.has_capacity && !settled(r, ctx)) return stay(r);
   if (ctx.has_capacity) return go(P::Starting, JobAction::StartNow, "pending, healthy capacity free: start now");
   return go(P::Held, j.held ? JobAction::None : JobAction::Hold, "pending, not enough healthy nodes: held");
 }
@@ -181,7 +191,8 @@ JobDecision held(const JobRecord& r, const Job& j, const JobContext& ctx) {
   if (ended(j)) return go(P::Finished, JobAction::None, std::string("ended ") + to_string(j.state) + " while held");
   if (j.state == JobState::Running) return go(P::Starting, JobAction::None, "released by someone else");
   if (j.held && !r.held_by_us) return stay(r);  // our hold replaced by its user's or an admin's
-  if (ctx.has_capacity) return go(P::Starting, JobAction::StartNow, "healthy capacity free: release and start");
+  if (ctx.has_capacity && settled(r, ctx))
+    return go(P::Starting, JobAction::StartNow, "healthy capacity free: release and start");
   return stay(r);
 }
 

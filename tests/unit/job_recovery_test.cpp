@@ -77,3 +77,22 @@ TEST_CASE("the state database keeps job records across a restart", "[store]") {
   CHECK(back.failure_at == 12.5);
   CHECK(back.overdue_reported);
 }
+
+// slurmd refuses a launch credential made in the second its previous run was killed ("Job credential revoked"):
+// seen on a real cluster when StartTime=now followed a requeue within the same second, failing the job.
+TEST_CASE("a requeued job is started no sooner than the second after next from when its requeue was seen", "[recovery]") {
+  Config config;  // restart_settle: 2 s by default
+  std::map<std::string, NodeFailure> failed;
+  JobRecord r;
+  r.phase = P::WaitingPending;
+  r.phase_since = 1000.6;  // the requeue seen
+  Job j;
+  j.state = JobState::Pending;
+  j.end_time = 1000 + 365 * 86400;  // a pending job's end time is an estimate: not used
+  for (double now : {1000.7, 1001.9}) {
+    JobContext ctx{&failed, true, now, &config, ""};
+    CHECK(decide(r, j, ctx).action == JobAction::None);
+  }
+  JobContext later{&failed, true, 1002.0, &config, ""};
+  CHECK(decide(r, j, later).action == JobAction::StartNow);
+}

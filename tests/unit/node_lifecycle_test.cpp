@@ -30,6 +30,7 @@ struct Cluster {
     config.validation_program = "/usr/sbin/autoresume-agent check";
     config.breaker_fraction = 1.0;  // these tests are about one node at a time
     config.breaker_settle = std::chrono::seconds(0);
+    config.restart_settle = std::chrono::seconds(0);  // the fake has no credentials to revoke
     for (const char* n : {"n1", "n2", "n3", "n4"}) slurm.add_node(n);
     restart();
   }
