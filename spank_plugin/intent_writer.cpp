@@ -49,16 +49,10 @@ Status record_intent(uint32_t job_id, const Intent& intent) {
   const SlurmApi* api = slurm_api();
   if (!api) return Error{0, "Slurm's API is not in this process (dlsym found no slurm_update_job)"};
 
-  job_info_msg_t* msg = nullptr;
-  if (compat::load_job(api->load_job, &msg, job_id, SHOW_ALL) != SLURM_SUCCESS) return slurm_failure(*api, "slurm_load_job");
-  if (msg->record_count == 0) {
-    api->free_job_info_msg(msg);
-    return Error{0, "slurm_load_job: job not found"};
-  }
-  const slurm_job_info_t& job = msg->job_array[0];
-  std::string current = job.admin_comment ? job.admin_comment : "";
-  bool needs_requeue_flag = job.batch_flag && !job.requeue;
-  api->free_job_info_msg(msg);
+  auto job = read_job(job_id);
+  if (!job) return job.error();
+  const std::string& current = job->admin_comment;
+  bool needs_requeue_flag = job->batch && !job->requeue;
 
   std::string merged = merge_intent(current, intent_token(intent));
   if (merged == current && !needs_requeue_flag) return ok_status();
@@ -90,6 +84,8 @@ Result<JobView> read_job(uint32_t job_id) {
   v.nodes = job.nodes ? job.nodes : "";
   v.num_nodes = job.num_nodes;
   v.running = (job.job_state & JOB_STATE_BASE) == JOB_RUNNING;
+  v.batch = job.batch_flag != 0;
+  v.requeue = job.requeue != 0;
   api->free_job_info_msg(msg);
   return v;
 }

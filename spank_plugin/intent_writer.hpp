@@ -14,13 +14,16 @@ namespace autoresume::plugin {
 // Idempotent: nothing is sent when the job already carries the same token.
 Status record_intent(uint32_t job_id, const Intent& intent);
 
-// What srun needs of its own job to retry a step in place (as the job's user: a user may read their own job).
+// What the plugin reads of a job: as root in slurmstepd (record_intent), as the job's user in srun (in-place retry).
 struct JobView {
   std::string admin_comment;
   std::string nodes;  // Slurm's ranged form, "n[1,3]"
   uint32_t num_nodes = 0;
   bool running = false;
+  bool batch = false;
+  bool requeue = false;
 };
+// One job as its record in slurmctld says (what record_intent merges into, and what srun retries on).
 Result<JobView> read_job(uint32_t job_id);
 
 }  // namespace autoresume::plugin
