@@ -50,7 +50,7 @@ TEST_CASE("(b) the same job without auto-resume is left to Slurm", "[controller]
   ResumeCluster rc("ctl-noflag");
   uint32_t id = rc.submit_counter("--auto-resume=0");  // overrides the script's #SBATCH --auto-resume=1
   REQUIRE(rc.c.job(id).admin_comment.empty());
-  rc.wait_running(id);
+  rc.wait_stepping(id);
   rc.c.kill_node(rc.c.job(id).nodes.back());
   REQUIRE(wait_until(60s, [&] {
     Job j = rc.c.job(id);
@@ -191,7 +191,7 @@ TEST_CASE("(breaker) two of four nodes killed at once open the breaker: nothing 
   // BreakerSettle covers the ping cycle that may separate the two nodes' detection.
   ResumeCluster rc("ctl-breaker", {replace_program("ctl-breaker"), "BreakerSettle=25s"});
   uint32_t first = rc.submit_counter("--auto-resume=1");
-  rc.wait_running(first);
+  rc.wait_stepping(first);
   auto nodes = rc.c.job(first).nodes;
   rc.c.kill_node(nodes[0]);
   rc.c.kill_node(nodes[1]);
@@ -282,7 +282,7 @@ TEST_CASE("(flood) the API flooded under a 1024-descriptor limit: recovery decis
   REQUIRE(lim.rlim_cur > 1500);
 
   uint32_t id = rc.submit_counter("--auto-resume=1", 400);  // long enough to outlast the flood's set-up
-  rc.wait_running(id);
+  rc.wait_stepping(id);
   // 1,100 connections that send nothing, and 20 that trickle a header a byte a second (each read in time).
   std::vector<int> crowd;
   for (int i = 0; i < 1100; ++i) crowd.push_back(connect_nonblocking(port));
@@ -305,14 +305,18 @@ TEST_CASE("(flood) the API flooded under a 1024-descriptor limit: recovery decis
   Job before = rc.c.job(id);
   REQUIRE(before.state == JobState::Running);
   rc.c.kill_node(before.nodes.back());
+  Job last;
   bool resumed = wait_until(90s, [&] {
-    Job j = rc.c.job(id);
-    return j.state == JobState::Running && j.restart_count == 1;
+    last = rc.c.job(id);
+    return last.state == JobState::Running && last.restart_count == 1;
   });
   flooding = false;
   slow.join();
   for (int fd : crowd) close(fd);
   std::string log = rc.c.controller_log();
+  INFO("job " << id << " last seen: state " << to_string(last.state) << ", restarts " << last.restart_count
+              << ", nodes " << last.nodes.size() << ", reason " << last.state_reason);
+  INFO(rc.c.sh("scontrol show job " + std::to_string(id) + "; sinfo -N -o '%N %T %E'").out);
   INFO(log.substr(log.size() > 4000 ? log.size() - 4000 : 0));
   CHECK(resumed);
   CHECK(rc.actions("start_now").size() == 1);

@@ -58,7 +58,7 @@ TEST_CASE("Prometheus scrapes a recovery, accepts every project expression, and 
 
   // A kill-node recovery, seen by Prometheus.
   uint32_t id = rc.submit_counter("--auto-resume=1", 30);
-  rc.wait_running(id);
+  rc.wait_stepping(id);
   rc.c.kill_node(rc.c.job(id).nodes.back());
   REQUIRE(wait_until(90s, [&] {
     Job j = rc.c.job(id);

@@ -46,6 +46,14 @@ struct ResumeCluster {
   void wait_running(uint32_t id) {
     REQUIRE(wait_until(30s, [&] { return c.job(id).state == JobState::Running; }));
   }
+  // Running, and the counter's step running on every node: its first step is logged only after every rank
+  // passed the barrier. Slurm reports the job RUNNING before srun launched the step; a node killed in between
+  // fails the launch, and the batch script exits by itself (exit 141: srun's SIGPIPE) before Slurm declares the
+  // node dead, which is not the failure a test of "a running job's node dies" means (seen on 26.05 in CI).
+  void wait_stepping(uint32_t id) {
+    wait_running(id);
+    REQUIRE(wait_until(30s, [&] { return !steps_log().empty(); }));
+  }
   // Rows of the controller's journal (actions) or history (events) of one kind, read from its database.
   template <typename Row>
   std::vector<Row> rows(const std::string& kind) {
