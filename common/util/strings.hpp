@@ -1,6 +1,7 @@
-// Comma-separated lists, as Slurm writes them (partitions) and as the store keeps node lists.
+// Comma-separated lists, as Slurm writes them (partitions) and as the store keeps node and step lists.
 #pragma once
 
+#include <cstdint>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -18,6 +19,13 @@ inline std::vector<std::string> split_commas(const std::string& s) {
 inline std::string join_commas(const std::vector<std::string>& v) {
   std::string out;
   for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
+  return out;
+}
+
+// Ids (job or step ids) joined with commas; "" for none.
+inline std::string join_ids(const std::vector<uint32_t>& ids) {
+  std::string out;
+  for (uint32_t id : ids) out += (out.empty() ? "" : ",") + std::to_string(id);
   return out;
 }
 

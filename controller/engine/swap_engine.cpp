@@ -8,6 +8,7 @@
 #include "autoresume/intent.hpp"
 #include "engine/controller.hpp"
 #include "util/log.hpp"
+#include "util/strings.hpp"
 
 namespace autoresume {
 namespace {
@@ -17,11 +18,8 @@ constexpr uint32_t kFirstPseudoStep = 0xfffffff0u;
 
 std::string id(uint32_t job_id) { return std::to_string(job_id); }
 
-std::string join_ids(const std::vector<uint32_t>& ids) {
-  std::string out;
-  for (uint32_t s : ids) out += (out.empty() ? "" : ",") + std::to_string(s);
-  return out.empty() ? "none" : out;
-}
+// The steps of a swap, for logs and events.
+std::string steps_text(const std::vector<uint32_t>& ids) { return ids.empty() ? "none" : join_ids(ids); }
 
 JobDecision to(JobPhase phase, std::string why, std::string event = "") {
   JobDecision d;
@@ -129,7 +127,7 @@ JobDecision Controller::swap_step(JobRecord& r, const std::optional<Job>& job, b
       else
         r.swap_started -= static_cast<double>(config_.requeue_grace.count());  // no grace to wait
       store_.save_job(r);
-      log(LogLevel::Info, "swap_marked", {{"job", id(r.job_id)}, {"node", failed}, {"steps", join_ids(r.swap_steps)},
+      log(LogLevel::Info, "swap_marked", {{"job", id(r.job_id)}, {"node", failed}, {"steps", steps_text(r.swap_steps)},
                                           {"swap", std::to_string(r.swaps)}});
       return to(JobPhase::Swapping, "");
     }
@@ -237,7 +235,7 @@ JobDecision Controller::swap_step(JobRecord& r, const std::optional<Job>& job, b
       r.nodes = job->nodes;
       JobDecision d = to(JobPhase::Running,
                          "swap " + std::to_string(r.swaps) + ": " + failed + " out, " + (joined.empty() ? "a spare node of the job's own" : joined) +
-                             " in; steps " + join_ids(r.swap_steps) + " run again (attempt " +
+                             " in; steps " + steps_text(r.swap_steps) + " run again (attempt " +
                              std::to_string(r.attempts + 1) + " of " + std::to_string(r.max_attempts) + ")",
                          "step_retried_in_place");
       d.count_attempt = true;

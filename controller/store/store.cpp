@@ -166,12 +166,6 @@ constexpr const char* kJobColumns =
     "overdue_reported, user_id, submit_time, held_by_us, in_place, swaps, swap_stage, swap_steps, swap_job, swap_width, "
     "swap_started";
 
-std::string join_ids(const std::vector<uint32_t>& ids) {
-  std::string out;
-  for (uint32_t id : ids) out += (out.empty() ? "" : ",") + std::to_string(id);
-  return out;
-}
-
 std::vector<uint32_t> split_ids(const std::string& text) {
   std::vector<uint32_t> out;
   for (const auto& s : split_commas(text)) {
