@@ -110,6 +110,7 @@ const std::map<std::string, Setter>& keys() {
          return std::nullopt;
        }},
       {"RequeueGracePeriod", seconds_key(&Config::requeue_grace)},
+      {"FailedExitWindow", seconds_key(&Config::failed_exit_window)},
       {"PendingTimeout", seconds_key(&Config::pending_timeout)},
       {"InPlaceRetry",
        [](Config& c, const std::string& v) -> std::optional<std::string> {

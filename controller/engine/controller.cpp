@@ -316,6 +316,12 @@ void Controller::handle_nodes() {
 void Controller::probe_suspects() {
   double now = unix_now();
   auto runs_on = [&](const std::string& name, bool in_place_only) {
+    // A job that failed by itself is watched for its nodes' failure (Ending): as good as running there.
+    if (!in_place_only && std::any_of(records_.begin(), records_.end(), [&](const auto& entry) {
+          const JobRecord& r = entry.second;
+          return r.phase == JobPhase::Ending && std::find(r.nodes.begin(), r.nodes.end(), name) != r.nodes.end();
+        }))
+      return true;
     return std::any_of(jobs_now_.begin(), jobs_now_.end(), [&](const auto& entry) {
       const Job& j = entry.second;
       auto r = records_.find(j.id);
@@ -382,7 +388,11 @@ void Controller::adopt_new_jobs(const std::vector<Job>& swept) {
   for (const Job& j : swept) {
     auto known = records_.find(j.id);
     if (known != records_.end() && same_job(known->second, j)) continue;
-    if (!j.active()) continue;
+    // A job that started and failed between two sweeps is adopted too while its FailedExitWindow lasts: a node
+    // of it dying may be what ended it (recovery/job_recovery.cpp, Ending).
+    bool failed_lately = j.state == JobState::Failed && config_.failed_exit_window.count() > 0 &&
+                         static_cast<double>(j.end_time) + static_cast<double>(config_.failed_exit_window.count()) > unix_now();
+    if (!j.active() && !failed_lately) continue;
     auto intent = parse_intent(j.admin_comment);
     if (!intent) continue;
     // A job whose record is history (an exhausted job left held) is known again, not adopted with a new budget.
@@ -455,7 +465,7 @@ bool Controller::step_job_once(JobRecord& r, const std::optional<Job>& job, std:
   if (job && !job->held) r.held_by_us = false;  // released, by us or by anyone
   if (!d.failed_node.empty()) {
     r.failed_node = d.failed_node;
-    r.failure_at = ctx.now;
+    r.failure_at = d.failure_at > 0 ? d.failure_at : ctx.now;
   }
   if (d.action != JobAction::None && job) {
     Status s = run_action(d.action, r, *job);

@@ -118,7 +118,7 @@ void Metrics::update(const ControllerSnapshot& s) {
     slurm_counted_for_ = s.nodes;
   }
   slurm = slurm_counts_;
-  for (auto p : {JobPhase::Running, JobPhase::Signalled, JobPhase::Swapping, JobPhase::Requeueing, JobPhase::WaitingPending, JobPhase::Held, JobPhase::Starting})
+  for (auto p : {JobPhase::Running, JobPhase::Signalled, JobPhase::Swapping, JobPhase::Requeueing, JobPhase::WaitingPending, JobPhase::Held, JobPhase::Starting, JobPhase::Ending})
     jobs[{{"phase", to_string(p)}}] = 0;
   for (const auto& [id, r] : s.job_records)
     if (!is_terminal(r.phase)) jobs[{{"phase", to_string(r.phase)}}] += 1;

@@ -6,8 +6,9 @@
 namespace autoresume {
 namespace {
 
-constexpr std::array<std::pair<JobPhase, const char*>, 10> kPhaseNames = {{
+constexpr std::array<std::pair<JobPhase, const char*>, 11> kPhaseNames = {{
     {JobPhase::Swapping, "swapping"},
+    {JobPhase::Ending, "ending"},
     {JobPhase::Running, "running"},
     {JobPhase::Signalled, "signalled"},
     {JobPhase::Requeueing, "requeueing"},

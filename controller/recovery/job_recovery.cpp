@@ -20,6 +20,12 @@ constexpr std::pair<JobPhase, JobPhase> kTransitions[] = {
     {P::Running, P::Finished},        // ended by itself
     {P::Running, P::NotResumed},      // Slurm refused the requeue (not a batch job, requeue disabled)
     {P::Running, P::Swapping},        // a failed node under a step that asked for auto-resume: in place
+    {P::Running, P::Ending},          // failed by itself, no node of it known failed (yet)
+    {P::Ending, P::Requeueing},       // one of its nodes failed within FailedExitWindow: that node's failure
+    {P::Ending, P::Exhausted},        // ... with the budget spent
+    {P::Ending, P::WaitingPending},   // requeued by Slurm or someone else meanwhile
+    {P::Ending, P::Running},          // requeued by someone else, and running
+    {P::Ending, P::Finished},         // no node of it failed within the window
     {P::Swapping, P::Running},        // the allocation is whole again; the step's srun runs it again
     {P::Swapping, P::Requeueing},     // in place impossible (no expansion, no node in time, Slurm refused)
     {P::Swapping, P::WaitingPending}, // Slurm requeued the job first (its node went DOWN before the swap)
@@ -44,6 +50,14 @@ constexpr std::pair<JobPhase, JobPhase> kTransitions[] = {
 bool ended(const Job& j) { return !j.active(); }
 
 int exit_status(const Job& j) { return WIFEXITED(j.exit_code) ? WEXITSTATUS(j.exit_code) : 128 + WTERMSIG(j.exit_code); }
+
+// Ended with a failure of its own: FAILED with a non-zero exit other than the no-resume code, and a window to
+// watch its nodes in. Cancelled, timed out, out of memory, preempted and deadline jobs ended for other reasons.
+bool failed_by_itself(const Job& j, const JobContext& ctx) {
+  if (j.state != JobState::Failed || ctx.config->failed_exit_window.count() == 0) return false;
+  int status = exit_status(j);
+  return status != 0 && !(ctx.config->no_resume_exit_code != 0 && status == ctx.config->no_resume_exit_code);
+}
 
 std::string first_failed(const std::vector<std::string>& nodes, const JobContext& ctx) {
   for (const auto& n : nodes)
@@ -107,6 +121,9 @@ JobDecision running(const JobRecord& r, const Job& j, const JobContext& ctx) {
   if (requeued_since(r, j)) return after_requeue_by_others(r, ctx);
   if (ended(j)) {
     bool lost_node = j.state == JobState::NodeFail && !first_failed(r.nodes, ctx).empty();
+    if (!lost_node && failed_by_itself(j, ctx))
+      return go(P::Ending, JobAction::None, "failed (exit " + std::to_string(exit_status(j)) + "): its nodes watched for " +
+                                                std::to_string(ctx.config->failed_exit_window.count()) + " s");
     if (!lost_node) return go(P::Finished, JobAction::None, std::string("ended ") + to_string(j.state));
     JobDecision d = r.attempts >= r.max_attempts ? exhausted(r, JobAction::None)
                                                  : go(P::Requeueing, JobAction::Requeue, "ended NODE_FAIL without requeue");
@@ -135,6 +152,34 @@ JobDecision running(const JobRecord& r, const Job& j, const JobContext& ctx) {
   d.failed_node = node;
   not_in_place(r, ctx, d);
   return d;
+}
+
+// A failure of a job's node often ends the job before Slurm or the agents say the node failed: the step's launch
+// on a node that just died fails and the batch script exits; a training job's ranks on the live nodes lose their
+// peer (NCCL, gloo) and exit with an error within seconds, while Slurm notices a dead slurmd only after a ping
+// cycle (SlurmdTimeout/3) and an XID reaches the agent a poll later. A job that failed by itself (non-zero exit,
+// not the no-resume code, not cancelled, timed out or out of memory) is watched for FailedExitWindow: if one of
+// its nodes fails within it, the failure is that node's and the job is requeued; otherwise it is finished.
+JobDecision ending(const JobRecord& r, const Job& j, const JobContext& ctx) {
+  if (requeued_since(r, j)) return after_requeue_by_others(r, ctx);
+  if (!ended(j)) return go(P::Running, JobAction::None, "running again (not by us)");
+  std::string node = first_failed(r.nodes, ctx);
+  double ended_at = j.end_time != 0 ? static_cast<double>(j.end_time) : r.phase_since;
+  if (!node.empty()) {
+    JobDecision d = r.attempts >= r.max_attempts
+                        ? exhausted(r, JobAction::None)
+                        : go(P::Requeueing, JobAction::Requeue,
+                             "failed (exit " + std::to_string(exit_status(j)) + ") and its node " + node +
+                                 " failed within FailedExitWindow: that node's failure");
+    d.failed_node = node;
+    d.failure_at = ended_at;
+    not_in_place(r, ctx, d);
+    return d;
+  }
+  if (ctx.now - ended_at >= static_cast<double>(ctx.config->failed_exit_window.count()))
+    return go(P::Finished, JobAction::None,
+              "failed (exit " + std::to_string(exit_status(j)) + "); no node of it failed within FailedExitWindow");
+  return stay(r);
 }
 
 JobDecision signalled(const JobRecord& r, const Job& j, const JobContext& ctx) {
@@ -242,6 +287,7 @@ JobDecision decide(const JobRecord& r, const std::optional<Job>& job, const JobC
     case P::WaitingPending: return waiting_pending(r, *job, ctx);
     case P::Held: return held(r, *job, ctx);
     case P::Starting: return starting(r, *job, ctx);
+    case P::Ending: return ending(r, *job, ctx);
     default: return stay(r);
   }
 }

@@ -38,6 +38,7 @@ struct JobDecision {
   bool acknowledge_restart = false;  // restart_seen = Slurm's restart count (the requeue is accounted for)
   std::string event;        // non-empty: record this event (job_resumed, budget_exhausted, not_resumed, ...)
   std::string failed_node;  // non-empty: a new failure starts here (the record notes the node and the time)
+  double failure_at = 0;    // when that failure began, if before now (the job ended first): the MTTR's start
 };
 
 struct JobContext {

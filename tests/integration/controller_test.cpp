@@ -7,6 +7,7 @@
 
 #include "catch_compat.hpp"
 #include <atomic>
+#include <fstream>
 #include <regex>
 #include <set>
 #include <thread>
@@ -142,6 +143,50 @@ TEST_CASE("(f) a job that exits by itself is not resumed, nor one that exits 93 
   CHECK(rc.actions("signal").size() == 1);
   CHECK(rc.actions("requeue").empty());
   CHECK(rc.events("not_resumed").size() == 1);
+}
+
+TEST_CASE("(h) a job that fails by itself when its peer node dies, before Slurm notices the node: resumed as its failure",
+          "[controller]") {
+  ClusterOptions o = ResumeCluster::options("ctl-peer", 4);
+  o.slurmd_timeout = 30;  // Slurm's ping cycle (SlurmdTimeout/3) flags the dead node well after the job failed
+  ResumeCluster rc(o, "ctl-peer");
+  // Like a training job's ranks on a collective's timeout: the batch script (rank 0) exits 1 once the task on
+  // the second node stops beating for 2 s. The resumed attempt finishes.
+  std::string script = rc.c.work_dir() + "/peer.sbatch";
+  std::ofstream(script) << R"(#!/bin/bash
+w=$1
+if [ "${AUTO_RESUME_ATTEMPT:-0}" -ge 1 ]; then sleep 3; echo "attempt $AUTO_RESUME_ATTEMPT done" >>"$w/peer.out"; exit 0; fi
+srun -N1 -n1 -r1 bash -c "while :; do date +%s >$w/beat.tmp; mv $w/beat.tmp $w/beat; sleep 0.5; done" &
+until [ -s "$w/beat" ]; do sleep 0.2; done
+echo started >>"$w/peer.out"
+while [ $(( $(date +%s) - $(cat "$w/beat") )) -lt 2 ]; do sleep 0.5; done
+echo "peer lost" >>"$w/peer.out"
+exit 1
+)";
+  uint32_t id = rc.c.sbatch_as(as_user("sbatch --parsable -N2 --auto-resume=1 -o " + rc.c.work_dir() + "/peer.log " +
+                                       script + " " + rc.c.work_dir()));
+  std::string out = rc.c.work_dir() + "/peer.out";
+  REQUIRE(wait_until(30s, [&] { return read_file(out).find("started") != std::string::npos; }));
+  rc.c.kill_node(rc.c.job(id).nodes.back());
+  REQUIRE(wait_until(20s, [&] { return rc.c.job(id).state == JobState::Failed; }));
+  CHECK(rc.c.job(id).restart_count == 0);
+  bool resumed = wait_until(90s, [&] {
+    Job j = rc.c.job(id);
+    return j.state == JobState::Completed && j.restart_count == 1;
+  });
+  std::string log = rc.c.controller_log();
+  INFO(log << "\n" << read_file(out));
+  CHECK(resumed);
+  CHECK(read_file(out).find("peer lost") != std::string::npos);
+  CHECK(read_file(out).find("attempt 1 done") != std::string::npos);
+  CHECK(log.find("job=" + std::to_string(id) + " from=running to=ending") != std::string::npos);
+  CHECK(rc.actions("requeue").size() == 1);
+  auto resumed_events = rc.events("job_resumed");
+  REQUIRE(resumed_events.size() == 1);
+  // Timed from the job's failure, not from Slurm's notice of the node (10 s or more later here).
+  std::smatch m;
+  REQUIRE(std::regex_search(resumed_events[0].detail, m, std::regex("running again ([0-9.]+) s after the failure of")));
+  CHECK(std::stod(m[1]) >= 8);
 }
 
 TEST_CASE("(g) the controller SIGKILLed right after it requeued a job, and restarted: exactly one requeue",

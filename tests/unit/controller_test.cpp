@@ -267,6 +267,85 @@ TEST_CASE("after the checkpoint signal: no-resume exit code, success, or other e
   }
 }
 
+// A node's death often ends the job first: its ranks on the live nodes lose their peer and exit with an error,
+// or the step's launch on the dying node fails, seconds before Slurm flags the node.
+TEST_CASE("a job that failed by itself, then its node is found dead: resumed as that node's failure", "[controller]") {
+  World w;
+  w.watched_job(1, {"n1", "n2"});
+  w.tick();
+  Job& j = w.slurm.jobs[1];
+  j.state = JobState::Failed;
+  j.exit_code = 1u << 8;
+  j.end_time = std::time(nullptr);
+  w.free_nodes({"n1", "n2"});
+  CHECK(w.tick().empty());
+  CHECK(w.record(1).phase == JobPhase::Ending);
+  w.slurm.nodes["n2"].not_responding = true;  // Slurm's ping found it silent: probed, as under a running job
+  w.slurm.dead_slurmds.insert("n2");
+  CHECK(w.tick() == Calls{"probe n2", "down n2 autoresume: slurmd not responding (probe refused)"});
+  w.slurm.nodes["n2"].base = NodeBase::Down;
+  w.slurm.nodes["n2"].reason = "autoresume: slurmd not responding (probe refused)";
+  Calls calls = w.tick();
+  CHECK(std::count(calls.begin(), calls.end(), "requeue 1") == 1);
+  CHECK(w.record(1).failed_node == "n2");
+  w.tick();
+  CHECK(w.record(1).attempts == 1);
+  CHECK(w.slurm.jobs[1].restart_count == 1);
+  CHECK((w.record(1).phase == JobPhase::Starting || w.record(1).phase == JobPhase::WaitingPending));
+}
+
+TEST_CASE("a job that failed by itself on healthy nodes is finished after FailedExitWindow, other endings at once",
+          "[controller]") {
+  struct Case { JobState state; uint32_t status; JobPhase first; };
+  for (auto [state, status, first] : {Case{JobState::Failed, 1u << 8, JobPhase::Ending},
+                                      Case{JobState::Failed, 93u << 8, JobPhase::Finished},  // NoResumeExitCode
+                                      Case{JobState::Completed, 0u, JobPhase::Finished},
+                                      Case{JobState::Cancelled, 0u, JobPhase::Finished},
+                                      Case{JobState::Timeout, 0u, JobPhase::Finished},
+                                      Case{JobState::OutOfMemory, 0u, JobPhase::Finished}}) {
+    INFO(to_string(state) << " status " << status);
+    World w;
+    w.config.failed_exit_window = std::chrono::seconds(1);
+    w.watched_job(1, {"n1", "n2"});
+    w.tick();
+    Job& j = w.slurm.jobs[1];
+    j.state = state;
+    j.exit_code = status;
+    j.end_time = std::time(nullptr);
+    w.free_nodes({"n1", "n2"});
+    CHECK(w.tick().empty());
+    CHECK(w.record(1).phase == first);
+    if (first == JobPhase::Ending) std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+    CHECK(w.tick().empty());
+    CHECK(w.record(1).phase == JobPhase::Finished);
+    CHECK(w.record(1).attempts == 0);
+    CHECK(w.slurm.jobs[1].restart_count == 0);
+  }
+}
+
+TEST_CASE("a job that started and failed between two sweeps is adopted while its window lasts, not after",
+          "[controller]") {
+  World w;
+  Job& recent = w.watched_job(1, {"n1", "n2"});
+  recent.state = JobState::Failed;
+  recent.exit_code = 141u << 8;  // the batch script's srun, its launch on a dying node broken
+  recent.end_time = std::time(nullptr) - 1;
+  Job& old = w.watched_job(2, {"n3"});
+  old.state = JobState::Failed;
+  old.exit_code = 1u << 8;
+  old.end_time = std::time(nullptr) - 121;
+  w.free_nodes({"n1", "n2", "n3"});
+  w.tick();
+  REQUIRE(w.ctl->jobs().count(1) == 1);
+  CHECK(w.record(1).phase == JobPhase::Ending);
+  CHECK(w.ctl->jobs().count(2) == 0);
+  w.slurm.nodes["n2"].base = NodeBase::Down;  // Slurm's own verdict, later
+  w.slurm.nodes["n2"].not_responding = true;
+  w.slurm.nodes["n2"].reason = "Not responding";
+  Calls calls = w.tick();
+  CHECK(std::count(calls.begin(), calls.end(), "requeue 1") == 1);
+}
+
 TEST_CASE("the grace period ends in a requeue", "[controller]") {
   World w;
   w.config.signal_before_requeue = SIGUSR1;

@@ -17,6 +17,47 @@ TEST_CASE("the transition table: only the listed moves, terminal phases have no 
     for (P to : {P::Running, P::Requeueing, P::Starting}) CHECK_FALSE(transition_allowed(t, to));
 }
 
+TEST_CASE("Ending: a node of the failed job failing within the window is a requeue, or a give-up on a spent budget",
+          "[recovery]") {
+  Config config;
+  std::map<std::string, NodeFailure> failed;
+  JobContext ctx{&failed, true, 1000, &config, ""};
+  JobRecord r;
+  r.phase = P::Running;
+  r.max_attempts = 2;
+  r.nodes = {"n1", "n2"};
+  Job j;
+  j.state = JobState::Failed;
+  j.exit_code = 1u << 8;
+  j.end_time = 995;
+  JobDecision d = decide(r, j, ctx);
+  CHECK(d.phase == P::Ending);
+  CHECK(d.action == JobAction::None);
+  r.phase = P::Ending;
+  CHECK(decide(r, j, ctx).phase == P::Ending);
+  failed.emplace("n2", NodeFailure{FailureSource::Slurm, "slurmd not responding", false});
+  d = decide(r, j, ctx);
+  CHECK(d.phase == P::Requeueing);
+  CHECK(d.action == JobAction::Requeue);
+  CHECK(d.failed_node == "n2");
+  CHECK(d.failure_at == 995);  // the recovery is timed from the job's failure, not from the node's detection
+  CHECK(d.why == "failed (exit 1) and its node n2 failed within FailedExitWindow: that node's failure");
+  r.attempts = 2;
+  d = decide(r, j, ctx);
+  CHECK(d.phase == P::Exhausted);
+  CHECK(d.action == JobAction::None);
+  failed.clear();
+  r.attempts = 0;
+  JobContext late{&failed, true, 995 + 120, &config, ""};
+  CHECK(decide(r, j, late).phase == P::Finished);
+  config.failed_exit_window = std::chrono::seconds(0);  // off: a failed job is finished at once
+  r.phase = P::Running;
+  CHECK(decide(r, j, ctx).phase == P::Finished);
+  CHECK(transition_allowed(P::Running, P::Ending));
+  CHECK_FALSE(transition_allowed(P::Ending, P::Starting));
+  CHECK_FALSE(transition_allowed(P::Finished, P::Ending));
+}
+
 TEST_CASE("a StartTime is only sent once the requeued job is PENDING and no longer COMPLETING", "[recovery]") {
   Config config;
   std::map<std::string, NodeFailure> failed;
