@@ -21,8 +21,8 @@ struct Config {
   int signal_before_requeue = 0;                     // SignalBeforeRequeue=none|USR1|TERM|...: 0 = none
   std::chrono::seconds requeue_grace{30};            // RequeueGracePeriod: wait after the signal
   std::chrono::seconds pending_timeout{300};         // PendingTimeout: a requeued job not PENDING by then -> event
-  // FailedExitWindow: a job that failed by itself (non-zero exit) while none of its nodes was known failed is
-  // watched this long; one of its nodes failing within it makes the failure that node's, and the job is resumed.
+  // FailedExitWindow: a job that failed by itself (non-zero exit, not NoResumeExitCode) is watched this long from
+  // its end; one of its nodes failing within it (or already failed) makes the failure that node's: resumed.
   std::chrono::seconds failed_exit_window{120};
   // Not a key: how long after the requeue of a job's previous run it may be started. slurmd refuses a launch
   // credential created in the same second as its kill of that run (slurm_cred.c: ctime <= revoked, "Job

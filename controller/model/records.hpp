@@ -15,7 +15,7 @@ enum class JobPhase {
   Held,            // PENDING and held: not enough healthy capacity for it
   Starting,        // StartTime=now sent; waiting for RUNNING
   Swapping,        // in-place retry: the failed node leaves the job, a healthy one joins (SwapStage says how far)
-  Ending,          // failed by itself (non-zero exit), no node of it known failed: watched for FailedExitWindow
+  Ending,          // failed by itself (non-zero exit): its nodes watched for FailedExitWindow from its end
   Exhausted,       // budget spent: left held, with a reason in AdminComment
   NotResumed,      // ended by itself with the no-resume exit code, or cannot be requeued
   Finished,        // ended normally; no longer watched

@@ -20,7 +20,7 @@ constexpr std::pair<JobPhase, JobPhase> kTransitions[] = {
     {P::Running, P::Finished},        // ended by itself
     {P::Running, P::NotResumed},      // Slurm refused the requeue (not a batch job, requeue disabled)
     {P::Running, P::Swapping},        // a failed node under a step that asked for auto-resume: in place
-    {P::Running, P::Ending},          // failed by itself, no node of it known failed (yet)
+    {P::Running, P::Ending},          // failed by itself (non-zero exit): its nodes are watched
     {P::Ending, P::Requeueing},       // one of its nodes failed within FailedExitWindow: that node's failure
     {P::Ending, P::Exhausted},        // ... with the budget spent
     {P::Ending, P::WaitingPending},   // requeued by Slurm or someone else meanwhile
