@@ -68,8 +68,9 @@ std::string drain_if_failed(const std::vector<CheckResult>& results, const std::
 #ifdef AUTORESUME_AGENT_SLURM
   std::string reason = drain_reason(results);
   if (reason.empty()) return "";
-  LibSlurmClient slurm;
-  return drain_own_node(slurm, node, reason);
+  auto slurm = LibSlurmClient::open();
+  if (!slurm) return "not drained: " + slurm.error().message;
+  return drain_own_node(**slurm, node, reason);
 #else
   (void)results;
   (void)node;
@@ -117,7 +118,9 @@ std::atomic<bool> stopping{false};
 void on_stop(int) { stopping = true; }
 #endif
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
   CLI::App app{"autoresume-agent: GPU and host health checks for slurm-auto-resume"};
   app.require_subcommand(1);
   std::string nvml_lib = "libnvidia-ml.so.1";
@@ -185,8 +188,12 @@ int main(int argc, char** argv) {
     if (dexp->count()) t.expected_gpus = expected;
     run.node = node;
     if (!t.expected_gpus) {  // none configured: the node's gpu GRES in Slurm (the daemon runs beside slurmd)
-      LibSlurmClient slurm;
-      t.expected_gpus = expected_gpus_from_slurm(slurm, node);
+      auto slurm = LibSlurmClient::open();
+      if (!slurm) {
+        std::cerr << "autoresume-agent: " << slurm.error().message << "\n";
+        return 2;
+      }
+      t.expected_gpus = expected_gpus_from_slurm(**slurm, node);
     }
     run.watch.thresholds = t;
     run.watch.temp_for = std::chrono::milliseconds(static_cast<long long>(temp_for_s * 1000));
@@ -207,6 +214,19 @@ int main(int argc, char** argv) {
   try {
     Output output = as_metrics ? Output::Metrics : as_json ? Output::Json : Output::Text;
     return run_check(nvml_lib, t, output, node, drain);
+  } catch (const std::exception& e) {
+    std::cerr << "autoresume-agent: " << e.what() << "\n";
+    return 2;
+  }
+}
+
+}  // namespace
+
+// Nothing leaves the process as an uncaught exception: whatever escaped is one line and exit 2 (the agent's own
+// failure, never read as a health verdict).
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
   } catch (const std::exception& e) {
     std::cerr << "autoresume-agent: " << e.what() << "\n";
     return 2;

@@ -52,7 +52,8 @@ std::optional<unsigned> gpu_count_in_gres(const std::string& gres) {
     item = item.substr(0, item.find('('));  // "(S:0-1)": socket binding
     if (item.rfind("gpu:", 0) != 0) continue;
     std::string count = item.substr(item.rfind(':') + 1);
-    if (count.empty() || count.find_first_not_of("0123456789") != std::string::npos) continue;  // "gpu:h200": no count
+    if (count.empty() || count.find_first_not_of("0123456789") != std::string::npos || count.size() > 6)
+      continue;  // "gpu:h200": no count; more than 6 digits: not a count (and stoul would throw)
     total = total.value_or(0) + static_cast<unsigned>(std::stoul(count));
   }
   return total;

@@ -9,7 +9,6 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <iostream>
 #include <set>
 #include <thread>
@@ -21,6 +20,7 @@
 #include "notify/notifier.hpp"
 #include "slurm/libslurm_client.hpp"
 #include "store/store.hpp"
+#include "util/files.hpp"
 #include "util/log.hpp"
 
 using namespace autoresume;
@@ -66,8 +66,12 @@ std::set<uid_t> api_admins(const Config& config) {
 
 // autoresumed --check-slurm: what slurm.conf lacks for the controller's features, read from slurmctld itself.
 int check_slurm_config(const Config& config) {
-  LibSlurmClient slurm;
-  auto settings = slurm.load_settings();
+  auto slurm = LibSlurmClient::open();
+  if (!slurm) {
+    std::cerr << "autoresumed: " << slurm.error().message << "\n";
+    return 1;
+  }
+  auto settings = (*slurm)->load_settings();
   if (!settings) {
     std::cerr << "autoresumed: slurmctld: " << settings.error().message << "\n";
     return 1;
@@ -92,9 +96,7 @@ void report_slurm_settings(SlurmClient& slurm, const Config& config) {
     log(LogLevel::Warning, "in_place_unavailable", {{"missing", line}, {"effect", "steps that asked are requeued whole"}});
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   CLI::App app{"autoresumed: requeues and restarts auto-resume jobs after hardware failures"};
   std::string config_path = "/etc/slurm/autoresume.conf";
   bool check_only = false;
@@ -110,7 +112,11 @@ int main(int argc, char** argv) {
                "close the circuit breaker (the running daemon resumes on its next tick) and exit");
   app.add_flag("-f,--foreground", foreground, "stay in the foreground (the default under systemd: Type=simple)");
   app.set_version_flag("--version", std::string(AUTORESUME_VERSION));
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
 
   auto config = load_config(config_path);
   if (!config) {
@@ -123,6 +129,11 @@ int main(int argc, char** argv) {
   }
   set_log_level(config->log_level);
   if (check_slurm) return check_slurm_config(*config);
+  // Before daemonizing: an unusable StateDir or slurm.conf is said where the admin who started us looks.
+  if (auto dir = check_writable_dir(config->state_dir, "StateDir"); !dir) {
+    std::cerr << "autoresumed: " << dir.error().message << "\n";
+    return 1;
+  }
   if (reset_breaker) {
     auto store = Store::open(config->state_dir + "/autoresume.db");
     if (!store) {
@@ -133,13 +144,16 @@ int main(int argc, char** argv) {
     std::cout << "autoresumed: circuit breaker reset\n";
     return 0;
   }
+  auto slurm_client = LibSlurmClient::open();
+  if (!slurm_client) {
+    std::cerr << "autoresumed: " << slurm_client.error().message << "\n";
+    return 1;
+  }
   if (!foreground && daemon(0, 1) != 0) {
     std::cerr << "autoresumed: cannot daemonize: " << std::strerror(errno) << "\n";
     return 1;
   }
 
-  std::error_code ec;
-  std::filesystem::create_directories(config->state_dir, ec);
   auto store = Store::open(config->state_dir + "/autoresume.db");
   if (!store) {
     log(LogLevel::Error, "startup_failed", {{"error", store.error().message}});
@@ -148,7 +162,7 @@ int main(int argc, char** argv) {
   signal(SIGTERM, on_stop_signal);
   signal(SIGINT, on_stop_signal);
 
-  LibSlurmClient slurm;
+  LibSlurmClient& slurm = **slurm_client;
   Controller controller(slurm, **store, *config);
   controller.after_action = crash_hook();
   report_slurm_settings(slurm, *config);
@@ -212,4 +226,16 @@ int main(int argc, char** argv) {
   server.stop();
   log(LogLevel::Info, "stopped", {{"exit", std::to_string(rc)}});
   return rc;
+}
+
+}  // namespace
+
+// Nothing leaves the process as an uncaught exception: whatever escaped is one line and exit 1.
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "autoresumed: " << e.what() << "\n";
+    return 1;
+  }
 }

@@ -1,6 +1,7 @@
 // autoresumectl: the admin's command line for autoresumed's HTTP API. Every request carries a munge
 // credential made for it; reads print tables (or --json), commands print the controller's verdict.
-// Exit codes: 0 done, 1 refused or failed by the controller (its reason printed), 3 controller unreachable.
+// Exit codes: 0 done, 1 refused or failed (the controller's reason, or the file this host could not read, printed),
+// 2 usage, 3 controller unreachable.
 #include <curl/curl.h>
 #include <signal.h>
 
@@ -15,6 +16,7 @@
 
 #include "munge/munge_credential.hpp"
 #include "slurm/libslurm_client.hpp"
+#include "util/files.hpp"
 
 using nlohmann::json;
 using namespace autoresume;
@@ -22,6 +24,7 @@ using namespace autoresume;
 namespace {
 
 constexpr int kRefused = 1;
+constexpr int kUsage = 2;
 constexpr int kUnreachable = 3;
 
 struct Options {
@@ -46,17 +49,26 @@ size_t collect(char* data, size_t size, size_t n, void* out) {
 // with this host's Slurm configuration).
 Result<std::string> cluster_of(const Options& o) {
   if (!o.cluster.empty()) return o.cluster;
-  const char* conf = std::getenv("SLURM_CONF");
-  if (!std::filesystem::exists(conf ? conf : "/etc/slurm/slurm.conf"))
-    return Error{0, "no Slurm configuration here to learn ClusterName from: pass --cluster or AUTORESUME_CLUSTER"};
-  static Result<std::string> name = LibSlurmClient().cluster_name();
-  if (!name) return Error{0, "cannot learn ClusterName from slurmctld (" + name.error().message + "): pass --cluster or AUTORESUME_CLUSTER"};
+  static Result<std::string> name = []() -> Result<std::string> {
+    std::error_code ec;
+    if (!std::filesystem::exists(slurm_conf_path(), ec) && !ec)
+      return Error{0, "no Slurm configuration here (" + slurm_conf_path() + ") to learn ClusterName from"};
+    auto slurm = LibSlurmClient::open();  // a slurm.conf we cannot read: named, not libslurm's exit
+    if (!slurm) return Error{0, "cannot learn ClusterName: " + slurm.error().message};
+    auto cluster = (*slurm)->cluster_name();
+    if (!cluster) return Error{0, "cannot learn ClusterName from slurmctld (" + cluster.error().message + ")"};
+    return cluster;
+  }();
   return name;
 }
 
 Reply request(const Options& o, const std::string& method, const std::string& path, const std::string& query = "") {
-  // Reads may be open (ReadAuth=none): without munge they go out unsigned, and a 401 says why.
+  // Reads may be open (ReadAuth=none): without a credential they go out unsigned, and a 401 says why.
   auto cluster = cluster_of(o);
+  if (!cluster && method != "GET") {
+    std::cerr << "autoresumectl: " << cluster.error().message << ": pass --cluster or AUTORESUME_CLUSTER\n";
+    return {kRefused, {}};
+  }
   Result<std::string> cred = cluster ? encode_credential(o.munge_socket, credential_payload(*cluster, method, path))
                                      : Result<std::string>(cluster.error());
   if (!cred && method != "GET") {
@@ -86,7 +98,9 @@ Reply request(const Options& o, const std::string& method, const std::string& pa
   }
   json parsed = json::parse(body, nullptr, false);
   if (status >= 400) {
-    std::string why = parsed.is_object() && parsed.contains("error") ? parsed["error"].get<std::string>() : body;
+    std::string why = parsed.is_object() && parsed.contains("error") && parsed["error"].is_string()
+                          ? parsed["error"].get<std::string>()
+                          : body;
     std::cerr << "autoresumectl: " << method << " " << path << ": refused (HTTP " << status << "): " << why << "\n";
     return {kRefused, parsed};
   }
@@ -202,9 +216,7 @@ int command(const Options& o, const std::string& path) {
   return 0;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
   Options o;
   if (const char* u = std::getenv("AUTORESUME_URL")) o.url = u;
@@ -239,6 +251,22 @@ int main(int argc, char** argv) {
   auto* breaker = app.add_subcommand("breaker", "the circuit breaker");
   breaker->require_subcommand(1);
   breaker->add_subcommand("reset", "close it: automated recovery resumes")->callback([&] { rc = command(o, "/v1/breaker/reset"); });
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : kUsage;
+  }
   return rc;
+}
+
+}  // namespace
+
+// Nothing leaves the process as an uncaught exception (an abort, exit 134): whatever escaped is one line, exit 1.
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "autoresumectl: " << e.what() << "\n";
+    return kRefused;
+  }
 }

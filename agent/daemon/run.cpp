@@ -87,7 +87,12 @@ int run_daemon(const std::string& nvml_lib, const RunSettings& s, const std::ato
   curl_global_init(CURL_GLOBAL_DEFAULT);
   auto lib = nvml::Library::load(nvml_lib);
   HealthWatch watch(*lib, s.watch);
-  LibSlurmClient slurm;
+  auto client = LibSlurmClient::open();
+  if (!client) {
+    std::cerr << "autoresume-agent: " << client.error().message << "\n";
+    return 2;
+  }
+  LibSlurmClient& slurm = **client;
   Latest latest;
   log(LogLevel::Info, "agent_started", {{"node", s.node}, {"nvml", lib->available() ? "loaded" : lib->unavailable_reason()},
                                         {"xid_events", watch.events_available() ? "yes" : "no"}});

@@ -11,6 +11,7 @@
 
 #include "autoresume/slurm_compat.hpp"
 #include "slurm/slurmd_probe.hpp"
+#include "util/files.hpp"
 #include "util/strings.hpp"
 
 
@@ -147,6 +148,11 @@ std::vector<std::string> expand_hostlist(const char* hostlist) {
   }
   slurm_hostlist_destroy(hl);
   return out;
+}
+
+Result<std::unique_ptr<LibSlurmClient>> LibSlurmClient::open(const std::string& conf) {
+  if (auto readable = check_slurm_conf_readable(conf); !readable) return readable.error();
+  return std::unique_ptr<LibSlurmClient>(new LibSlurmClient(conf));
 }
 
 LibSlurmClient::LibSlurmClient(const std::string& conf) { slurm_init(conf.empty() ? nullptr : conf.c_str()); }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <ctime>
+#include <memory>
 #include <string>
 
 #include "slurm/slurm_client.hpp"
@@ -16,8 +17,9 @@ namespace autoresume {
 class LibSlurmClient final : public SlurmClient {
  public:
   // conf: slurm.conf path, or empty for SLURM_CONF / the default. libslurm's configuration is process-wide:
-  // one LibSlurmClient per process.
-  explicit LibSlurmClient(const std::string& conf = "");
+  // one LibSlurmClient per process. A slurm.conf this process cannot read is an error naming the file (libslurm
+  // itself would end the process).
+  static Result<std::unique_ptr<LibSlurmClient>> open(const std::string& conf = "");
   ~LibSlurmClient() override;
   LibSlurmClient(const LibSlurmClient&) = delete;
   LibSlurmClient& operator=(const LibSlurmClient&) = delete;
@@ -50,6 +52,8 @@ class LibSlurmClient final : public SlurmClient {
   Result<SlurmSettings> load_settings() override;
 
  private:
+  explicit LibSlurmClient(const std::string& conf);
+
   node_info_msg_t* node_msg_ = nullptr;
   partition_info_msg_t* part_msg_ = nullptr;
   NodeTablePtr table_;

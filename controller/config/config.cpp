@@ -9,6 +9,8 @@
 #include <optional>
 #include <sstream>
 
+#include "util/files.hpp"
+
 namespace autoresume {
 namespace {
 
@@ -172,6 +174,7 @@ const std::map<std::string, Setter>& keys() {
        }},
       {"MetricsTokenFile",
        [](Config& c, const std::string& v) -> std::optional<std::string> {
+         if (auto readable = check_readable_file(v); !readable) return readable.error().message;
          std::ifstream in(v);
          std::string token;
          if (!in || !std::getline(in, token) || token.empty()) return "expected a readable file whose first line is the token";
@@ -273,6 +276,7 @@ Result<Config> parse_config(const std::string& text, const std::string& path) {
 }
 
 Result<Config> load_config(const std::string& path) {
+  if (auto why = unreadable_reason(path)) return Error{0, path + ": cannot read the configuration file: " + *why};
   std::ifstream f(path);
   if (!f) return Error{0, path + ": cannot read the configuration file"};
   std::stringstream s;

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <optional>
 #include <stdexcept>
 
@@ -102,6 +103,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
   sqlite3* db = nullptr;
   if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) {
     std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
+    if (int err = db ? sqlite3_system_errno(db) : 0) msg += std::string(" (") + std::strerror(err) + ")";
     sqlite3_close(db);
     return Error{0, path + ": cannot open the state database: " + msg};
   }

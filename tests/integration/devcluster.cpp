@@ -127,7 +127,12 @@ std::vector<int> DevCluster::pids() const {
 }
 
 LibSlurmClient& DevCluster::slurm() {
-  if (!slurm_) slurm_ = std::make_unique<LibSlurmClient>(conf());
+  if (!slurm_) {
+    auto opened = LibSlurmClient::open(conf());
+    INFO((opened ? "" : opened.error().message));
+    REQUIRE(opened.ok());
+    slurm_ = std::move(opened).value();
+  }
   return *slurm_;
 }
 

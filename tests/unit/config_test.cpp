@@ -60,7 +60,10 @@ TEST_CASE("a bad line stops with file, line and reason", "[config]") {
 TEST_CASE("a missing configuration file is an error naming it", "[config]") {
   auto c = load_config("/nonexistent/autoresume.conf");
   REQUIRE_FALSE(c.ok());
-  CHECK(c.error().message == "/nonexistent/autoresume.conf: cannot read the configuration file");
+  CHECK(c.error().message == "/nonexistent/autoresume.conf: cannot read the configuration file: No such file or directory");
+  auto dir = load_config("/");
+  REQUIRE_FALSE(dir.ok());
+  CHECK(dir.error().message == "/: cannot read the configuration file: Is a directory");
 }
 
 TEST_CASE("durations that overflow, fractions of a second for whole-second keys, '#' in a value, a key set twice",
