@@ -230,12 +230,5 @@ int run(int argc, char** argv) {
 
 }  // namespace
 
-// Nothing leaves the process as an uncaught exception: whatever escaped is one line and exit 1.
-int main(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const std::exception& e) {
-    std::cerr << "autoresumed: " << e.what() << "\n";
-    return 1;
-  }
-}
+// Nothing leaves the process as an uncaught exception (util/files.hpp).
+int main(int argc, char** argv) { return autoresume::main_without_exceptions("autoresumed", 1, run, argc, argv); }

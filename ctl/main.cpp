@@ -261,12 +261,5 @@ int run(int argc, char** argv) {
 
 }  // namespace
 
-// Nothing leaves the process as an uncaught exception (an abort, exit 134): whatever escaped is one line, exit 1.
-int main(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const std::exception& e) {
-    std::cerr << "autoresumectl: " << e.what() << "\n";
-    return kRefused;
-  }
-}
+// Nothing leaves the process as an uncaught exception (util/files.hpp).
+int main(int argc, char** argv) { return autoresume::main_without_exceptions("autoresumectl", kRefused, run, argc, argv); }

@@ -7,7 +7,9 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <filesystem>
+#include <iostream>
 
 namespace autoresume {
 namespace {
@@ -54,6 +56,17 @@ Status check_slurm_conf_readable(const std::string& conf) {
   if (ec) return file_error("slurm.conf", path, ec.message());  // a directory above it is not searchable
   if (!present) return ok_status();
   return check_readable_file(path, "slurm.conf");
+}
+
+int main_without_exceptions(const char* program, int exception_code, int (*run)(int, char**), int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << program << ": " << e.what() << "\n";
+  } catch (...) {
+    std::cerr << program << ": internal error\n";
+  }
+  return exception_code;
 }
 
 }  // namespace autoresume

@@ -28,4 +28,8 @@ Status check_writable_dir(const std::string& dir, const std::string& what = "");
 // through DNS SRV records).
 Status check_slurm_conf_readable(const std::string& path = "");
 
+// A program's main: RUN(argc, argv), and whatever exception escapes it is one line, "PROGRAM: what", and the exit
+// code EXCEPTION_CODE, never an abort ("terminate called ...", 134).
+int main_without_exceptions(const char* program, int exception_code, int (*run)(int, char**), int argc, char** argv);
+
 }  // namespace autoresume
