@@ -173,6 +173,9 @@ int run(int argc, char** argv) {
   daemon->add_option("--cluster", run.cluster, "the cluster the controller's credentials name (default: Slurm's ClusterName)");
   daemon->add_option("--heartbeat-interval", heartbeat_s, "seconds between heartbeats")->capture_default_str()->check(CLI::Range(0.1, 3600.0));
   daemon->add_option("--listen", run.listen, "HOST:PORT for /metrics, or none")->capture_default_str();
+  daemon->add_option("--progress-dir", run.progress_dir,
+                     "where jobs' progress reports are (the plugin's progress_dir), sent with the heartbeats")
+      ->capture_default_str();
 #endif
   try {
     app.parse(argc, argv);

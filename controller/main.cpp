@@ -191,13 +191,15 @@ int run(int argc, char** argv) {
   CommandQueue commands;
   HeartbeatBoard heartbeats;
   controller.set_heartbeats(&heartbeats);
+  ProgressBoard progress;
+  controller.set_progress(&progress);
   ApiSettings api_settings;
   api_settings.munge_socket = config->munge_socket;
   api_settings.admins = api_admins(*config);
   api_settings.read_auth = config->read_auth;
   api_settings.metrics_token = config->metrics_token;
   api_settings.heartbeat_from_node = config->heartbeat_from_node;
-  Api api(api_settings, board, commands, **history, metrics, &heartbeats);
+  Api api(api_settings, board, commands, **history, metrics, &heartbeats, &progress);
   HttpServer server(api);
   if (config->listen_address != "none") {
     Status listening = server.start(config->listen_address);

@@ -163,12 +163,55 @@ void print_nodes(const json& nodes) {
   }
 }
 
+// "97.3%", or "-" where the controller (an older one) did not say.
+std::string goodput_ratio(const json& j) {
+  if (!j.contains("goodput") || !j["goodput"].is_object() || !j["goodput"].contains("ratio")) return "-";
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%.1f%%", 100 * j["goodput"].value("ratio", 1.0));
+  return buf;
+}
+
 void print_jobs(const json& jobs) {
-  std::printf("%-10s %-16s %-9s %-12s %-20s %s\n", "JOB", "PHASE", "ATTEMPTS", "STATE", "NODES", "FAILED NODE");
+  std::printf("%-10s %-16s %-9s %-12s %-8s %-20s %s\n", "JOB", "PHASE", "ATTEMPTS", "STATE", "GOODPUT", "NODES", "FAILED NODE");
   for (const auto& j : jobs) {
     std::string attempts = std::to_string(j.value("attempts", 0)) + "/" + std::to_string(j.value("max_attempts", 0));
-    std::printf("%-10s %-16s %-9s %-12s %-20s %s\n", text(j, "id").c_str(), text(j, "phase").c_str(), attempts.c_str(),
-                text(j, "state").c_str(), list(j, "nodes").c_str(), text(j, "failed_node").c_str());
+    std::printf("%-10s %-16s %-9s %-12s %-8s %-20s %s\n", text(j, "id").c_str(), text(j, "phase").c_str(), attempts.c_str(),
+                text(j, "state").c_str(), goodput_ratio(j).c_str(), list(j, "nodes").c_str(), text(j, "failed_node").c_str());
+  }
+}
+
+int64_t print_events(const json& events);
+
+// One job: its recovery state, its progress, what failures cost it (goodput), and its events.
+void print_job(const json& j) {
+  std::string attempts = std::to_string(j.value("attempts", 0)) + " of " + std::to_string(j.value("max_attempts", 0));
+  std::printf("job                  %s  %s\n", text(j, "id").c_str(), text(j, "name").c_str());
+  std::printf("phase                %s since %s (Slurm: %s)\n", text(j, "phase").c_str(), when(j.value("phase_since", 0.0)).c_str(),
+              text(j, "state").c_str());
+  std::printf("resumes              %s, hangs %s\n", attempts.c_str(), text(j, "hangs").c_str());
+  std::printf("nodes                %s\n", list(j, "nodes").c_str());
+  std::printf("last failure         %s at %s\n", text(j, "failed_node").c_str(), when(j.value("failure_at", 0.0)).c_str());
+  std::string hang = j.contains("hang_timeout") && j["hang_timeout"].is_number() ? text(j, "hang_timeout") + " s" : "the controller's HangTimeout";
+  std::printf("hang timeout         %s\n", hang.c_str());
+  if (j.contains("progress") && j["progress"].is_object()) {
+    const json& p = j["progress"];
+    std::printf("progress             step %s at %s, %s ranks", text(p, "step").c_str(), when(p.value("at", 0.0)).c_str(),
+                text(p, "ranks").c_str());
+    if (p.contains("checkpoint"))
+      std::printf("; checkpoint of step %s at %s", text(p["checkpoint"], "step").c_str(), when(p["checkpoint"].value("at", 0.0)).c_str());
+    std::printf("\n");
+  } else {
+    std::printf("progress             not reported in this run (autoresume-progress)\n");
+  }
+  if (j.contains("goodput") && j["goodput"].is_object()) {
+    const json& g = j["goodput"];
+    std::printf("goodput              %s of %.0f s: lost work %.0f s (%s steps redone), recovery %.0f s, startup %.0f s\n",
+                goodput_ratio(j).c_str(), g.value("elapsed_seconds", 0.0), g.value("lost_work_seconds", 0.0),
+                text(g, "redone_steps").c_str(), g.value("recovery_seconds", 0.0), g.value("startup_seconds", 0.0));
+  }
+  if (j.contains("events") && j["events"].is_array() && !j["events"].empty()) {
+    std::printf("events\n");
+    print_events(j["events"]);
   }
 }
 
@@ -234,7 +277,12 @@ int run(int argc, char** argv) {
   int rc = 0;
   app.add_subcommand("status", "controller, breaker and counts")->callback([&] { rc = show(o, "/v1/status", print_status); });
   app.add_subcommand("nodes", "every node's lifecycle phase")->callback([&] { rc = show(o, "/v1/nodes", print_nodes); });
-  app.add_subcommand("jobs", "jobs under auto-resume")->callback([&] { rc = show(o, "/v1/jobs", print_jobs); });
+  uint32_t job_id = 0;
+  auto* jobs = app.add_subcommand("jobs", "jobs under auto-resume; with JOBID, that job's progress, goodput and events");
+  jobs->add_option("job", job_id, "a job id")->check(CLI::Range(1u, 4294967294u));
+  jobs->callback([&] {
+    rc = job_id ? show(o, "/v1/jobs/" + std::to_string(job_id), print_job) : show(o, "/v1/jobs", print_jobs);
+  });
   bool follow = false;
   int64_t since = 0;
   auto* ev = app.add_subcommand("events", "the event history");

@@ -8,7 +8,7 @@
 namespace autoresume::plugin {
 namespace {
 
-enum OptionId { kAutoResume = 1, kMaxAttempts = 2 };
+enum OptionId { kAutoResume = 1, kMaxAttempts = 2, kHangTimeout = 3 };
 
 // Remote (slurmstepd) values were validated where the user typed them; there a bad one is ignored, never fatal.
 int on_option(int id, const char* value, int remote) {
@@ -17,6 +17,12 @@ int on_option(int id, const char* value, int remote) {
     auto on = parse_auto_resume(value);
     if (!on) return remote ? 0 : (slurm_error("%s", on.error().message.c_str()), -1);
     s.request.enabled = *on;
+    return 0;
+  }
+  if (id == kHangTimeout) {
+    auto t = parse_hang_timeout(value, s.site.max_hang_timeout);
+    if (!t) return remote ? 0 : (slurm_error("%s", t.error().message.c_str()), -1);
+    s.request.hang_timeout = *t;
     return 0;
   }
   auto n = parse_max_attempts(value, s.site.max_attempts);
@@ -42,6 +48,10 @@ struct spank_option options[] = {
     {const_cast<char*>("auto-resume-max-attempts"), const_cast<char*>("N"),
      const_cast<char*>("Resume this job at most N times (1 to the site maximum); implies --auto-resume."), 1,
      kMaxAttempts, on_option_checked},
+    {const_cast<char*>("auto-resume-hang-timeout"), const_cast<char*>("DURATION"),
+     const_cast<char*>("Requeue this job as hung when it reported progress (autoresume-progress) and then none for "
+                       "DURATION (seconds, or with s, m, h; 0: never); implies --auto-resume."),
+     1, kHangTimeout, on_option_checked},
 };
 
 }  // namespace

@@ -6,7 +6,9 @@
 #include <cstring>
 #include <string>
 
+#include "autoresume/progress.hpp"
 #include "intent_writer.hpp"
+#include "progress_dir.hpp"
 #include "plugin.hpp"
 
 namespace autoresume::plugin {
@@ -48,7 +50,9 @@ bool item(spank_t sp, spank_item_t what, T& out) {
   return spank_get_item(sp, what, &out) == ESPANK_SUCCESS;
 }
 
-bool step_asked(const PluginState& s) { return s.request.enabled.has_value() || s.request.max_attempts.has_value(); }
+bool step_asked(const PluginState& s) {
+  return s.request.enabled.has_value() || s.request.max_attempts.has_value() || s.request.hang_timeout.has_value();
+}
 
 // The step's own flags, else what the allocation was submitted with, else the site default. What the tasks see.
 std::optional<Intent> step_intent(spank_t sp) {
@@ -91,12 +95,25 @@ bool writes_intent(spank_t sp, uint32_t step_id) {
   return !allocation_intent(sp);  // else the batch step has written it already
 }
 
+// On every node of a step whose tasks see an intent: the job's progress directory, owned by the job's user (made
+// here because only root can; the tasks write their reports into it, the agent reads them).
+void make_job_progress_dir(spank_t sp, uint32_t job_id) {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  if (!step_intent(sp) || !item(sp, S_JOB_UID, uid) || !item(sp, S_JOB_GID, gid)) return;
+  auto dir = make_progress_dir(state().site.progress_dir, job_id, uid, gid);
+  if (!dir)
+    slurm_error("auto_resume: job %u: no progress directory (%s): its hangs are not detected on this node", job_id,
+                dir.error().message.c_str());
+}
+
 }  // namespace
 
 // Still root here (init_post_opt runs before slurmstepd drops privileges), which AdminComment requires.
 int stepd_init_post_opt(spank_t sp) {
   uint32_t job_id = 0, step_id = 0, node_id = 0;
   if (!item(sp, S_JOB_ID, job_id) || !item(sp, S_JOB_STEPID, step_id) || !item(sp, S_JOB_NODEID, node_id)) return 0;
+  if (step_id != SLURM_EXTERN_CONT) make_job_progress_dir(sp, job_id);
   if (step_id == SLURM_EXTERN_CONT || node_id != 0 || !writes_intent(sp, step_id)) return 0;
   auto intent = recorded_intent(sp, step_id);
   if (!intent) return 0;
@@ -113,11 +130,14 @@ int stepd_init_post_opt(spank_t sp) {
 }
 
 // What tasks see: AUTO_RESUME=1, AUTO_RESUME_ATTEMPT (0 on the first run, then Slurm's restart count: the batch
-// environment has SLURM_RESTART_COUNT once it is > 0; S_SLURM_RESTART_COUNT is never set by Slurm) and
-// AUTO_RESUME_MAX_ATTEMPTS.
+// environment has SLURM_RESTART_COUNT once it is > 0; S_SLURM_RESTART_COUNT is never set by Slurm),
+// AUTO_RESUME_MAX_ATTEMPTS and AUTO_RESUME_PROGRESS_DIR (where autoresume-progress writes).
 int stepd_task_init(spank_t sp) {
   auto intent = step_intent(sp);
   if (!intent) return 0;
+  uint32_t job_id = 0;
+  if (item(sp, S_JOB_ID, job_id))
+    spank_setenv(sp, kProgressDirVar, (state().site.progress_dir + "/" + std::to_string(job_id)).c_str(), 1);
   spank_setenv(sp, "AUTO_RESUME", "1", 1);
   spank_setenv(sp, "AUTO_RESUME_ATTEMPT", std::to_string(attempt(sp)).c_str(), 1);
   spank_setenv(sp, "AUTO_RESUME_MAX_ATTEMPTS", std::to_string(intent->max_attempts).c_str(), 1);

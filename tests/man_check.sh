@@ -24,9 +24,11 @@ check autoresume-agent.8 "$build/agent/autoresume-agent"
 check autoresume-agent.8 "$build/agent/autoresume-agent" check
 check autoresume-gpu-validate.8 "$src/agent/validate/autoresume-gpu-validate"
 check autoresume-agent.8 "$build/agent/autoresume-agent" run
+check autoresume-progress.1 "$build/job/autoresume-progress"
 # The plugin's options and plugstack arguments, from its sample configuration.
-for word in --auto-resume --auto-resume-max-attempts default= default_max_attempts= max_attempts= AUTO_RESUME_ATTEMPT \
-            AUTO_RESUME_MAX_ATTEMPTS; do
+for word in --auto-resume --auto-resume-max-attempts --auto-resume-hang-timeout default= default_max_attempts= \
+            max_attempts= default_hang_timeout= max_hang_timeout= progress_dir= AUTO_RESUME_ATTEMPT \
+            AUTO_RESUME_MAX_ATTEMPTS AUTO_RESUME_PROGRESS_DIR; do
   plain auto_resume.8 | grep -qF -- "$word" || { echo "man_check: auto_resume.8 does not document $word"; status=1; }
   grep -qF -- "${word%=}" "$src/packaging/auto_resume.conf.in" || { echo "man_check: $word is not in the sample plugstack"; status=1; }
 done

@@ -5,12 +5,14 @@
 
 #include <iostream>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "util/listen_address.hpp"
 #include "munge/munge_credential.hpp"
 #include "autoresume/reasons.hpp"
 #include "metrics/gpu_metrics.hpp"
+#include "daemon/progress.hpp"
 #include "node_drain.hpp"
 #include "slurm/libslurm_client.hpp"
 #include "util/log.hpp"
@@ -18,21 +20,34 @@
 namespace autoresume::agent {
 namespace {
 
-size_t discard(char*, size_t size, size_t n, void*) { return size * n; }
+// The controller's answer, kept up to a bound (it is a few bytes).
+size_t keep(char* data, size_t size, size_t n, void* out) {
+  auto* body = static_cast<std::string*>(out);
+  if (body->size() < 65536) body->append(data, std::min(size * n, 65536 - body->size()));
+  return size * n;
+}
+
+// Jobs reported per heartbeat, newest first: a node runs a few jobs; this bounds what a flood of directories costs.
+constexpr size_t kJobsPerHeartbeat = 64;
 
 // One munge-signed POST to the controller, short timeout. Returns the HTTP status, or 0 if nothing answered.
-long post(const RunSettings& s, const std::string& cluster, const std::string& path) {
+long post(const RunSettings& s, const std::string& cluster, const std::string& path, const std::string& body = "",
+          std::string* answer = nullptr) {
   auto cred = encode_credential(s.munge_socket, credential_payload(cluster, "POST", path));
   if (!cred) return 0;
   CURL* curl = curl_easy_init();
   std::string url = s.controller_url + path, auth = "Authorization: MUNGE " + *cred;
   curl_slist* headers = curl_slist_append(nullptr, auth.c_str());
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  if (!body.empty()) headers = curl_slist_append(headers, "Content-Type: application/json");
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 1000L);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
+  std::string ignored;
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, keep);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, answer ? answer : &ignored);
   long status = 0;
   if (curl_easy_perform(curl) == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
   curl_slist_free_all(headers);
@@ -65,13 +80,41 @@ class ClusterName {
   SlurmClient& slurm_;
 };
 
+// The heartbeat's body: the progress of the jobs on this node, one entry per job (daemon/progress.hpp).
+std::string progress_body(const std::vector<JobProgress>& jobs) {
+  if (jobs.empty()) return "";
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& p : jobs) {
+    nlohmann::json j = {{"job", p.job_id}, {"step", p.step}, {"at", p.at}, {"ranks", p.ranks}};
+    if (p.checkpoint) {
+      j["checkpoint_step"] = p.checkpoint->step;
+      j["checkpoint_at"] = p.checkpoint->at;
+    }
+    list.push_back(std::move(j));
+  }
+  return nlohmann::json{{"jobs", std::move(list)}}.dump();
+}
+
+// The controller answers with the reported jobs it knows have ended: their directories go.
+void forget_ended(const RunSettings& s, const std::string& answer) {
+  auto j = nlohmann::json::parse(answer, nullptr, false);
+  if (!j.is_object() || !j.contains("forget") || !j["forget"].is_array()) return;
+  for (const auto& id : j["forget"]) {
+    if (!id.is_number_unsigned() || id.get<uint64_t>() == 0 || id.get<uint64_t>() > 0xfffffffeULL) continue;
+    forget_progress(s.progress_dir, static_cast<uint32_t>(id.get<uint64_t>()));
+    log(LogLevel::Debug, "progress_forgotten", {{"job", std::to_string(id.get<uint64_t>())}});
+  }
+}
+
 void heartbeats(const RunSettings& s, ClusterName& cluster, const std::atomic<bool>& stopping) {
   std::string path = "/v1/nodes/" + s.node + "/heartbeat";
   bool reachable = true;
   while (!stopping) {
     std::string name = cluster.get();
-    long status = name.empty() ? 0 : post(s, name, path);
+    std::string answer;
+    long status = name.empty() ? 0 : post(s, name, path, progress_body(read_progress(s.progress_dir, kJobsPerHeartbeat)), &answer);
     bool ok = status >= 200 && status < 300;
+    if (ok) forget_ended(s, answer);
     if (ok != reachable)
       log(ok ? LogLevel::Info : LogLevel::Warning, ok ? "controller_reachable" : "heartbeat_failed",
           {{"controller", s.controller_url}, {"status", std::to_string(status)}});

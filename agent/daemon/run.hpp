@@ -2,7 +2,8 @@
 // polls; on a fail verdict drains its own node through libslurm (reason "autoresume: <check>: <detail>") and wakes
 // the controller; never drains for a warn, never touches a reason that is not auto-resume's. Sends the controller
 // a heartbeat every HeartbeatInterval (munge-signed POSTs; a controller that is down only costs a log line: the
-// drain alone is enough) and serves /metrics.
+// drain alone is enough) and serves /metrics. Each heartbeat carries a summary of the progress reports of the
+// jobs on the node (daemon/progress.hpp): one entry per job, whatever the number of ranks or steps.
 #pragma once
 
 #include <atomic>
@@ -22,6 +23,8 @@ struct RunSettings {
   std::string cluster;  // what credentials name; empty: Slurm's ClusterName
   std::chrono::milliseconds heartbeat_interval{1000};
   std::string listen = "127.0.0.1:6829";  // /metrics; "none" to serve nothing
+  // Where jobs' progress reports are (the plugin's progress_dir): each heartbeat carries their summary.
+  std::string progress_dir = "/run/autoresume/progress";
 };
 
 int run_daemon(const std::string& nvml_lib, const RunSettings& settings, const std::atomic<bool>& stopping);

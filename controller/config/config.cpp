@@ -113,6 +113,7 @@ const std::map<std::string, Setter>& keys() {
        }},
       {"RequeueGracePeriod", seconds_key(&Config::requeue_grace)},
       {"FailedExitWindow", seconds_key(&Config::failed_exit_window)},
+      {"HangTimeout", seconds_key(&Config::hang_timeout)},
       {"PendingTimeout", seconds_key(&Config::pending_timeout)},
       {"InPlaceRetry",
        [](Config& c, const std::string& v) -> std::optional<std::string> {

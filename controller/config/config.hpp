@@ -24,6 +24,9 @@ struct Config {
   // FailedExitWindow: a job that failed by itself (non-zero exit, not NoResumeExitCode) is watched this long from
   // its end; one of its nodes failing within it (or already failed) makes the failure that node's: resumed.
   std::chrono::seconds failed_exit_window{120};
+  // HangTimeout: a job that reported progress (autoresume-progress) and then none for this long, on healthy nodes,
+  // is requeued as hung; for jobs whose intent names no timeout of its own (--auto-resume-hang-timeout). 0: never.
+  std::chrono::seconds hang_timeout{1800};
   // Not a key: how long after the requeue of a job's previous run it may be started. slurmd refuses a launch
   // credential created in the same second as its kill of that run (slurm_cred.c: ctime <= revoked, "Job
   // credential revoked": the job FAILS), which Slurm's own requeue BeginTime exists to avoid. Tests set 0.

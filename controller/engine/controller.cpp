@@ -101,6 +101,7 @@ std::shared_ptr<const ControllerSnapshot> Controller::snapshot() const {
   s->node_table_cpu_seconds = node_table_cpu_;
   s->job_records = records_;
   s->node_records = node_records_;
+  s->progress = progress_now_;
   return s;
 }
 
@@ -407,6 +408,7 @@ void Controller::adopt_new_jobs(const std::vector<Job>& swept) {
     r.submit_time = j.submit_time;
     r.max_attempts = std::min(intent->max_attempts, config_.max_attempts);
     r.in_place = intent->in_place;
+    r.hang_timeout = intent->hang_timeout ? static_cast<int64_t>(*intent->hang_timeout) : -1;
     if (intent->max_attempts > config_.max_attempts)
       log(LogLevel::Warning, "budget_capped", {{"job", id(j.id)}, {"asked", std::to_string(intent->max_attempts)},
                                                 {"max_attempts", std::to_string(config_.max_attempts)}});
@@ -429,6 +431,7 @@ void Controller::handle_jobs() {
     // again as a new one), and dropped from memory once a sweep shows Slurm has purged it; the store keeps
     // the history.
     if (is_terminal(record.phase)) {
+      forget_progress(job_id);
       rec = swept_now_ && it == jobs_now_.end() ? records_.erase(rec) : std::next(rec);
       continue;
     }
@@ -453,6 +456,9 @@ bool Controller::step_job_once(JobRecord& r, const std::optional<Job>& job, std:
     ctx.has_capacity = (*free_nodes)[job->partition] >= need;
   }
   JobRecord before = r;
+  if (job) observe_progress(r, *job);
+  if (job && r.phase == JobPhase::Running && job->state == JobState::Running)
+    ctx.hung_for = hang_of(r, *job, ctx.now, ctx.hang_timeout);
   bool swap_acted = false;
   JobDecision d = r.phase == JobPhase::Swapping ? swap_step(r, job, swap_acted) : decide(r, job, ctx);
   if (!transition_allowed(r.phase, d.phase)) {
@@ -463,9 +469,11 @@ bool Controller::step_job_once(JobRecord& r, const std::optional<Job>& job, std:
   if (job && job->state == JobState::Running && r.phase != JobPhase::Swapping) r.nodes = job->nodes;
   if (job) r.submit_time = r.submit_time == 0 ? 0 : job->submit_time;  // renewed by a requeue
   if (job && !job->held) r.held_by_us = false;  // released, by us or by anyone
-  if (!d.failed_node.empty()) {
-    r.failed_node = d.failed_node;
+  if (!d.failed_node.empty() || d.hang) {
+    r.failed_node = d.failed_node;  // none for a hang
     r.failure_at = d.failure_at > 0 ? d.failure_at : ctx.now;
+    r.hangs += d.hang ? 1 : 0;
+    account_failure(r, r.failure_at);
   }
   if (d.action != JobAction::None && job) {
     Status s = run_action(d.action, r, *job);
@@ -500,10 +508,13 @@ bool Controller::step_job_once(JobRecord& r, const std::optional<Job>& job, std:
       char secs[32];
       std::snprintf(secs, sizeof secs, "%.1f", ctx.now - r.failure_at);
       detail = "attempt " + std::to_string(r.attempts) + " of " + std::to_string(r.max_attempts) +
-               ", running again " + secs + " s after the failure of " + r.failed_node;
+               ", running again " + secs + " s after " +
+               (r.failed_node.empty() ? std::string("its hang") : "the failure of " + r.failed_node);
     }
-    if ((d.event == "job_resumed" || d.event == "step_retried_in_place") && observer_)
-      observer_->on_job_recovered(ctx.now - r.failure_at);
+    if (d.event == "job_resumed" || d.event == "step_retried_in_place") {
+      r.recovery += std::max(0.0, ctx.now - r.failure_at);
+      if (observer_) observer_->on_job_recovered(ctx.now - r.failure_at);
+    }
     record_event(d.event, id(r.job_id), detail);
     log(d.event == "job_resumed" ? LogLevel::Info : LogLevel::Warning, d.event, {{"job", id(r.job_id)}, {"detail", detail}});
     if (d.event == "budget_exhausted" && job) record_exhausted(r, *job);

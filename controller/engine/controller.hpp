@@ -25,6 +25,7 @@
 #include "slurm/slurm_client.hpp"
 #include "autoresume/intent.hpp"
 #include "engine/heartbeats.hpp"
+#include "engine/progress.hpp"
 #include "engine/snapshot.hpp"
 #include "store/store.hpp"
 
@@ -56,6 +57,7 @@ class Controller {
   std::shared_ptr<const ControllerSnapshot> snapshot() const;
   void set_observer(ControllerObserver* observer) { observer_ = observer; }
   void set_heartbeats(const HeartbeatBoard* board) { heartbeats_ = board; }
+  void set_progress(ProgressBoard* board) { progress_ = board; }
 
   // An admin's command on a node (engine/node_commands.cpp): replace, reboot, validate or release. Runs in the
   // loop thread between ticks. Errors carry an HTTP status in `code`: 404 unknown node or verb, 409 not now.
@@ -85,6 +87,12 @@ class Controller {
   std::set<std::string> silent_agents(double now);  // heartbeats stopped (engine/heartbeat_check.cpp)
   void probe_silent(const std::set<std::string>& silent, double now);
   void handle_jobs();
+  // Progress and hangs (engine/progress_check.cpp): a job's run and its first report, its hang (seconds without
+  // progress once its nodes passed the health check; 0: not hung), and what a failure cost it.
+  void observe_progress(JobRecord& r, const Job& j);
+  double hang_of(const JobRecord& r, const Job& j, double now, double& timeout);
+  void account_failure(JobRecord& r, double failure_at);
+  void forget_progress(uint32_t job_id);
   void adopt_new_jobs(const std::vector<Job>& swept);
   void step_job(JobRecord& record, const std::optional<Job>& job, std::optional<std::map<std::string, int>>& free_nodes);
   bool step_job_once(JobRecord& record, const std::optional<Job>& job, std::optional<std::map<std::string, int>>& free_nodes);
@@ -141,6 +149,8 @@ class Controller {
   Breaker breaker_;
   ControllerObserver* observer_ = nullptr;
   const HeartbeatBoard* heartbeats_ = nullptr;
+  ProgressBoard* progress_ = nullptr;
+  std::map<uint32_t, JobProgressView> progress_now_;  // running jobs' progress in their current run, this tick
   std::set<std::string> reported_silent_;  // agents reported silent on a live node (once per silence)
   bool breaker_was_open_ = false;  // to tell the observer once when it opens
   void report_breaker();

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "model/cluster.hpp"
+#include "engine/progress.hpp"
 #include "model/records.hpp"
 
 namespace autoresume {
@@ -35,6 +36,7 @@ struct ControllerSnapshot {
   uint64_t node_tables = 0;  // ticks that got a changed node table from slurmctld
   double node_table_cpu_seconds = 0;  // their loading and what is derived from it
   std::map<uint32_t, JobRecord> job_records;
+  std::map<uint32_t, JobProgressView> progress;  // running jobs that report progress, in their current run
   std::map<std::string, NodeRecord> node_records;
 
   const Node* node(const std::string& name) const;
@@ -67,6 +69,8 @@ class ControllerObserver {
   virtual void on_job_phase_left(JobPhase phase, double seconds) = 0;
   virtual void on_job_recovered(double seconds) = 0;
   virtual void on_node_phase_left(NodePhase phase, double seconds) = 0;
+  // A failure of a job that reports progress cost it `seconds` of work since its last checkpoint and `steps`.
+  virtual void on_lost_work(double /*seconds*/, uint64_t /*steps*/) {}
 };
 
 // Several observers behind one (the metrics and the notifier).
@@ -84,6 +88,9 @@ class ObserverList final : public ControllerObserver {
   }
   void on_node_phase_left(NodePhase phase, double seconds) override {
     for (auto* o : observers_) o->on_node_phase_left(phase, seconds);
+  }
+  void on_lost_work(double seconds, uint64_t steps) override {
+    for (auto* o : observers_) o->on_lost_work(seconds, steps);
   }
 
  private:

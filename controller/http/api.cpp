@@ -7,10 +7,12 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <cmath>
 #include <cstdint>
 #include <regex>
 
 #include "munge/munge_credential.hpp"
+#include "model/goodput.hpp"
 #include "recovery/node_lifecycle.hpp"
 
 namespace autoresume {
@@ -67,8 +69,24 @@ json node_json(const ControllerSnapshot& s, const Node& n) {
 
 json job_json(const ControllerSnapshot& s, const JobRecord& r) {
   json j = {{"id", r.job_id}, {"phase", to_string(r.phase)}, {"attempts", r.attempts}, {"max_attempts", r.max_attempts},
-            {"nodes", r.nodes}, {"failed_node", r.failed_node}, {"failure_at", r.failure_at}, {"phase_since", r.phase_since}};
-  if (const Job* job = s.job(r.job_id)) {
+            {"nodes", r.nodes}, {"failed_node", r.failed_node}, {"failure_at", r.failure_at}, {"phase_since", r.phase_since},
+            {"hangs", r.hangs}, {"hang_timeout", r.hang_timeout >= 0 ? json(r.hang_timeout) : json(nullptr)}};
+  const Job* job = s.job(r.job_id);
+  double until = !is_terminal(r.phase) ? s.taken_at
+                 : job && job->end_time != 0 && !job->active() ? static_cast<double>(job->end_time) : r.phase_since;
+  Goodput g = goodput_of(r, until);
+  j["goodput"] = {{"ratio", g.ratio},         {"elapsed_seconds", g.elapsed},   {"productive_seconds", g.productive},
+                  {"lost_work_seconds", g.lost_work}, {"recovery_seconds", g.recovery}, {"startup_seconds", g.startup},
+                  {"redone_steps", g.redone_steps}};
+  auto p = s.progress.find(r.job_id);
+  if (p != s.progress.end()) {
+    j["progress"] = {{"step", p->second.step}, {"at", p->second.at}, {"ranks", p->second.ranks}};
+    if (p->second.checkpoint)
+      j["progress"]["checkpoint"] = {{"step", p->second.checkpoint->step}, {"at", p->second.checkpoint->at}};
+  } else {
+    j["progress"] = nullptr;
+  }
+  if (job) {
     j["state"] = to_string(job->state);
     j["user_id"] = job->user_id;
     j["name"] = job->name;
@@ -80,6 +98,69 @@ json job_json(const ControllerSnapshot& s, const JobRecord& r) {
 
 json event_json(const EventRow& e) {
   return {{"id", e.id}, {"at", e.at}, {"kind", e.kind}, {"subject", e.subject}, {"detail", e.detail}};
+}
+
+// A heartbeat's {"jobs": [{"job": ID, "step": N, "at": T, "ranks": R, "checkpoint_step": C, "checkpoint_at": T}]}
+// (agent/daemon/run.cpp), checked whole before anything is recorded: an error names the entry and the field.
+constexpr size_t kMaxReportedJobs = 256;
+using Reports = std::vector<std::pair<uint32_t, ProgressReport>>;
+
+Result<Reports> parse_reports(const json& body, double now) {
+  Reports out;
+  if (!body.contains("jobs")) return out;
+  const json& jobs = body["jobs"];
+  if (!jobs.is_array()) return Error{400, "jobs: expected an array"};
+  if (jobs.size() > kMaxReportedJobs)
+    return Error{400, "jobs: " + std::to_string(jobs.size()) + " entries, at most " + std::to_string(kMaxReportedJobs)};
+  // A node's clock may run a little ahead of ours; a report from far in the future would never look hung.
+  double latest = now + 300;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    const json& e = jobs[i];
+    std::string where = "jobs[" + std::to_string(i) + "]";
+    if (!e.is_object()) return Error{400, where + ": expected an object"};
+    auto integer = [&](const char* key, uint64_t lo, uint64_t hi, bool required) -> Result<std::optional<uint64_t>> {
+      if (!e.contains(key)) {
+        if (required) return Error{400, where + "." + key + ": missing"};
+        return std::optional<uint64_t>{};
+      }
+      const json& v = e[key];
+      if (!v.is_number_unsigned() || v.get<uint64_t>() < lo || v.get<uint64_t>() > hi)
+        return Error{400, where + "." + key + ": expected an integer from " + std::to_string(lo) + " to " + std::to_string(hi)};
+      return std::optional<uint64_t>(v.get<uint64_t>());
+    };
+    auto time = [&](const char* key, bool required) -> Result<std::optional<double>> {
+      if (!e.contains(key)) {
+        if (required) return Error{400, where + "." + key + ": missing"};
+        return std::optional<double>{};
+      }
+      const json& v = e[key];
+      if (!v.is_number() || !std::isfinite(v.get<double>()) || v.get<double>() <= 0 || v.get<double>() > latest)
+        return Error{400, where + "." + key + ": expected a unix time (seconds) not after the controller's clock + 300 s"};
+      return std::optional<double>(v.get<double>());
+    };
+    auto job = integer("job", 1, 0xfffffffeULL, true);
+    if (!job) return job.error();
+    auto step = integer("step", 0, kMaxStep, true);
+    if (!step) return step.error();
+    auto at = time("at", true);
+    if (!at) return at.error();
+    auto ranks = integer("ranks", 1, 1000000, true);
+    if (!ranks) return ranks.error();
+    auto checkpoint_step = integer("checkpoint_step", 0, kMaxStep, false);
+    if (!checkpoint_step) return checkpoint_step.error();
+    auto checkpoint_at = time("checkpoint_at", false);
+    if (!checkpoint_at) return checkpoint_at.error();
+    if (checkpoint_step->has_value() != checkpoint_at->has_value())
+      return Error{400, where + ": checkpoint_step and checkpoint_at come together"};
+    ProgressReport p;
+    p.step = **step;
+    p.at = **at;
+    p.ranks = static_cast<unsigned>(**ranks);
+    if (checkpoint_step->has_value()) p.checkpoint = Report{**checkpoint_step, **checkpoint_at};
+    p.received = now;
+    out.emplace_back(static_cast<uint32_t>(**job), p);
+  }
+  return out;
 }
 
 bool owns(const ControllerSnapshot& s, uint32_t job_id, uid_t uid) {
@@ -94,9 +175,9 @@ ApiResponse error_response(int status, const std::string& reason) {
 }
 
 Api::Api(ApiSettings settings, SnapshotBoard& board, CommandQueue& commands, Store& history, Metrics& metrics,
-         HeartbeatBoard* heartbeats)
+         HeartbeatBoard* heartbeats, ProgressBoard* progress)
     : settings_(std::move(settings)), board_(board), commands_(commands), history_(history), metrics_(metrics),
-      heartbeats_(heartbeats) {}
+      heartbeats_(heartbeats), progress_(progress) {}
 
 std::optional<ApiResponse> Api::authenticate(const ApiRequest& r, bool required, Caller& who) {
   static const std::string kScheme = "MUNGE ";
@@ -285,22 +366,55 @@ ApiResponse Api::post(const ApiRequest& r, const Caller& who) {
   if (parts.size() == 4 && parts[1] == "nodes") {
     if (!std::regex_match(parts[2], kNodeName)) return error_response(400, "bad node name \"" + parts[2] + "\"");
     const std::string& verb = parts[3];
-    if (verb == "heartbeat") {  // an agent's: recorded here, read by the loop on its next tick
-      auto s = board_.current();
-      const Node* n = s->node(parts[2]);
-      if (!s->nodes->empty() && !n) return error_response(404, "no node \"" + parts[2] + "\" in Slurm");
-      if (n && !from_node(*n, r, who))
-        return error_response(403, "a heartbeat for " + n->name + " must come from its address (NodeAddr " + n->address +
-                                       "), not from " + (r.remote_addr.empty() ? std::string("an unknown peer") : r.remote_addr) +
-                                       " (HeartbeatFrom=node)");
-      if (heartbeats_) heartbeats_->beat(parts[2], unix_now());
-      return ok({{"node", parts[2]}, {"heartbeat", true}});
-    }
+    if (verb == "heartbeat") return heartbeat(r, who, parts[2]);
     if (verb != "replace" && verb != "reboot" && verb != "validate" && verb != "release")
       return error_response(400, "unknown node command \"" + verb + "\": expected replace, reboot, validate, release or heartbeat");
     return run_command(verb, parts[2], who);
   }
   return error_response(404, "no such path: POST " + r.path);
+}
+
+// An agent's heartbeat, with the progress of the jobs on its node: recorded here, read by the loop on its next
+// tick. The answer lists the reported jobs whose watch has ended, for the agent to remove their directories.
+ApiResponse Api::heartbeat(const ApiRequest& r, const Caller& who, const std::string& node) {
+  auto s = board_.current();
+  const Node* n = s->node(node);
+  if (!s->nodes->empty() && !n) return error_response(404, "no node \"" + node + "\" in Slurm");
+  if (n && !from_node(*n, r, who))
+    return error_response(403, "a heartbeat for " + n->name + " must come from its address (NodeAddr " + n->address +
+                                   "), not from " + (r.remote_addr.empty() ? std::string("an unknown peer") : r.remote_addr) +
+                                   " (HeartbeatFrom=node)");
+  double now = unix_now();
+  Reports reports;
+  if (!r.body.empty()) {
+    auto parsed = parse_reports(json::parse(r.body, nullptr, false), now);
+    if (!parsed) return error_response(400, parsed.error().message);
+    reports = std::move(parsed).value();
+  }
+  if (heartbeats_) heartbeats_->beat(node, now);
+  json forget = json::array();
+  size_t recorded = 0;
+  for (const auto& [job, report] : reports) {
+    auto rec = s->job_records.find(job);
+    if (rec != s->job_records.end() && !is_terminal(rec->second.phase)) {
+      if (progress_) progress_->report(node, job, report);
+      ++recorded;
+      continue;
+    }
+    // Ended: a record that is history, and a job Slurm no longer runs. A job not yet adopted is left alone.
+    const Job* j = s->job(job);
+    bool ended_here = rec != s->job_records.end() && (!j || !j->active());
+    if (!ended_here && rec == s->job_records.end()) {
+      std::lock_guard lock(history_mutex_);
+      auto old = history_.find_job(job);
+      ended_here = old && is_terminal(old->phase) && (!j || !j->active());
+    }
+    if (ended_here) forget.push_back(job);
+  }
+  json out = {{"node", node}, {"heartbeat", true}};
+  if (!reports.empty()) out["progress"] = recorded;
+  if (!forget.empty()) out["forget"] = forget;
+  return ok(out);
 }
 
 ApiResponse Api::run_command(const std::string& verb, const std::string& node, const Caller& who) {

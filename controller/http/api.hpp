@@ -17,6 +17,7 @@
 #include <string>
 
 #include "engine/heartbeats.hpp"
+#include "engine/progress.hpp"
 #include "engine/snapshot.hpp"
 #include "http/command_queue.hpp"
 #include "http/metrics.hpp"
@@ -51,7 +52,7 @@ struct ApiSettings {
 class Api {
  public:
   Api(ApiSettings settings, SnapshotBoard& board, CommandQueue& commands, Store& history, Metrics& metrics,
-      HeartbeatBoard* heartbeats = nullptr);
+      HeartbeatBoard* heartbeats = nullptr, ProgressBoard* progress = nullptr);
   ApiResponse handle(const ApiRequest& request);
 
  private:
@@ -64,6 +65,7 @@ class Api {
   ApiResponse get(const ApiRequest& r, const Caller& who);
   ApiResponse post(const ApiRequest& r, const Caller& who);
   ApiResponse run_command(const std::string& verb, const std::string& node, const Caller& who);
+  ApiResponse heartbeat(const ApiRequest& r, const Caller& who, const std::string& node);
   std::optional<ApiResponse> authenticate(const ApiRequest& r, bool required, Caller& who);
   std::optional<ApiResponse> refuse_metrics(const ApiRequest& r);
   bool from_node(const Node& node, const ApiRequest& r, const Caller& who);
@@ -75,6 +77,7 @@ class Api {
   Store& history_;
   Metrics& metrics_;
   HeartbeatBoard* heartbeats_;
+  ProgressBoard* progress_;
   std::mutex resolved_mutex_;
   std::map<std::string, std::pair<std::vector<std::string>, std::chrono::steady_clock::time_point>> resolved_;
 };

@@ -1,5 +1,7 @@
 #include "http/metrics.hpp"
 
+#include "model/goodput.hpp"
+
 #include "util/strings.hpp"
 
 #include <prometheus/text_serializer.h>
@@ -91,6 +93,14 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
   recovery_ = &BuildHistogram().Name("autoresume_recovery_duration_seconds").Help("From a job's node failure to the job running again").Register(r).Add({}, kRecoveryBuckets);
   job_phase_ = &BuildHistogram().Name("autoresume_recovery_phase_duration_seconds").Help("Time a recovering job spent in each phase").Register(r);
   node_phase_ = &BuildHistogram().Name("autoresume_node_phase_duration_seconds").Help("Time a node spent in each lifecycle phase").Register(r);
+  job_goodput_.family = &BuildGauge().Name("autoresume_job_goodput_ratio").Help("A watched job's goodput: productive time over its time since its first run started (docs/hangs-and-goodput.md)").Register(r);
+  job_lost_work_.family = &BuildGauge().Name("autoresume_job_lost_work_seconds").Help("A watched job's work lost to failures: from its last checkpoint to each failure").Register(r);
+  goodput_ = &BuildGauge().Name("autoresume_goodput_ratio").Help("Productive time over total time of the jobs the controller holds records of (watched, and ended ones until Slurm forgets them)").Register(r).Add({});
+  goodput_->Set(1);
+  lost_work_ = &BuildCounter().Name("autoresume_lost_work_seconds_total").Help("Work lost to failures by jobs that report progress: from the last checkpoint to each failure").Register(r).Add({});
+  redone_steps_ = &BuildCounter().Name("autoresume_redone_steps_total").Help("Steps done again after failures (the step at the failure less the checkpoint's)").Register(r).Add({});
+  recovery_seconds_ = &BuildCounter().Name("autoresume_recovery_seconds_total").Help("Time jobs spent between a failure and running again").Register(r).Add({});
+  hangs_ = &BuildCounter().Name("autoresume_job_hangs_total").Help("Jobs requeued as hung: no progress for their hang timeout on healthy nodes").Register(r).Add({});
   BuildGauge().Name("autoresume_build_info").Help("The controller's version").Register(r).Add({{"version", AUTORESUME_VERSION}}).Set(1);
 }
 
@@ -124,6 +134,19 @@ void Metrics::update(const ControllerSnapshot& s) {
     if (!is_terminal(r.phase)) jobs[{{"phase", to_string(r.phase)}}] += 1;
   for (const auto& [part, since] : s.oldest_pending_since)
     pending[{{"partition", part}}] = std::max(0.0, s.taken_at - static_cast<double>(since));
+  std::map<Labels, double> goodput, lost;
+  double productive = 0, elapsed = 0;
+  for (const auto& [id, r] : s.job_records) {
+    Goodput g = goodput_of(r, is_terminal(r.phase) ? r.phase_since : s.taken_at);
+    productive += g.productive;
+    elapsed += g.elapsed;
+    if (is_terminal(r.phase) || r.first_start == 0) continue;
+    goodput[{{"job", std::to_string(id)}}] = g.ratio;
+    lost[{{"job", std::to_string(id)}}] = g.lost_work;
+  }
+  goodput_->Set(elapsed > 0 ? productive / elapsed : 1);
+  job_goodput_.set(goodput);
+  job_lost_work_.set(lost);
   node_phases_.set(nodes);
   job_phases_.set(jobs);
   slurm_nodes_.set(slurm);
@@ -169,6 +192,7 @@ void Metrics::on_event(const std::string& kind, const std::string&, const std::s
   else if (kind == "validation_failed") validations_->Add({{"result", "failure"}}).Increment();
   else if (kind == "node_quarantined") quarantines_->Add({}).Increment();
   else if (kind == "breaker_tripped") breaker_trips_->Add({}).Increment();
+  else if (kind == "job_hung") hangs_->Increment();
 }
 
 void Metrics::on_job_phase_left(JobPhase phase, double seconds) {
@@ -179,6 +203,13 @@ void Metrics::on_job_phase_left(JobPhase phase, double seconds) {
 void Metrics::on_job_recovered(double seconds) {
   std::lock_guard lock(mutex_);
   recovery_->Observe(seconds);
+  recovery_seconds_->Increment(std::max(0.0, seconds));
+}
+
+void Metrics::on_lost_work(double seconds, uint64_t steps) {
+  std::lock_guard lock(mutex_);
+  lost_work_->Increment(std::max(0.0, seconds));
+  redone_steps_->Increment(static_cast<double>(steps));
 }
 
 void Metrics::on_node_phase_left(NodePhase phase, double seconds) {

@@ -29,6 +29,7 @@ class Metrics final : public ControllerObserver {
   void on_job_phase_left(JobPhase phase, double seconds) override;
   void on_job_recovered(double seconds) override;
   void on_node_phase_left(NodePhase phase, double seconds) override;
+  void on_lost_work(double seconds, uint64_t steps) override;
 
   // The failure cause as a bounded label value.
   static std::string cause_label(const std::string& cause);
@@ -43,7 +44,12 @@ class Metrics final : public ControllerObserver {
 
   std::shared_ptr<prometheus::Registry> registry_;
   mutable std::mutex mutex_;  // update() against render()
-  DynamicGauges node_phases_, job_phases_, slurm_nodes_, oldest_pending_;
+  DynamicGauges node_phases_, job_phases_, slurm_nodes_, oldest_pending_, job_goodput_, job_lost_work_;
+  prometheus::Gauge* goodput_;
+  prometheus::Counter* lost_work_;
+  prometheus::Counter* redone_steps_;
+  prometheus::Counter* recovery_seconds_;
+  prometheus::Counter* hangs_;
   prometheus::Gauge* breaker_open_;
   prometheus::Gauge* slurmctld_up_;
   prometheus::Gauge* last_poll_;

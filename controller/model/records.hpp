@@ -60,6 +60,16 @@ struct JobRecord {
   uint32_t swap_job = 0;       // the expansion allocation
   uint32_t swap_width = 0;     // nodes the job needs after the swap: the largest step it ended (or all it had)
   double swap_started = 0;
+  // Hangs and goodput (model/goodput.hpp, docs/hangs-and-goodput.md).
+  int64_t hang_timeout = -1;   // seconds, from its intent (0: never hung); -1: the controller's HangTimeout
+  double first_start = 0;      // its first run's start (Slurm's start time)
+  double run_start = 0;        // its latest run's start
+  double first_report = 0;     // when the latest run's first progress was seen (0: none yet)
+  double lost_work = 0;        // seconds: for each failure, from its last checkpoint (or its run's start) to it
+  double recovery = 0;         // seconds: for each failure, until it ran again
+  double startup = 0;          // seconds: for each run, from its start to its first progress
+  uint64_t redone_steps = 0;   // for each failure, its step then less its checkpoint's step
+  unsigned hangs = 0;          // times it was requeued as hung
 
   bool operator==(const JobRecord&) const = default;
 };

@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 
 #include <cmath>
+#include <cstdio>
 
 #include <utility>
 
@@ -117,6 +118,23 @@ JobDecision after_requeue_by_others(const JobRecord& r, const JobContext& ctx) {
   return d;
 }
 
+// No progress on any rank past its hang timeout, on nodes that passed the health check (a failed node is handled
+// as a node failure first): requeued as a hang, the checkpoint signal first if configured; it counts against the
+// budget like a node failure.
+JobDecision hung(const JobRecord& r, const JobContext& ctx) {
+  char why[160];
+  std::snprintf(why, sizeof why, "hung: no progress for %.0f s (hang timeout %.0f s), its nodes healthy", ctx.hung_for,
+                ctx.hang_timeout);
+  JobDecision d = r.attempts >= r.max_attempts ? exhausted(r, JobAction::RequeueHold)
+                  : ctx.config->signal_before_requeue != 0
+                      ? go(P::Signalled, JobAction::Signal, std::string(why) + ": checkpoint signal, then requeue")
+                      : go(P::Requeueing, JobAction::Requeue, why);
+  if (d.event.empty()) d.event = "job_hung";
+  else d.why = std::string(why) + "; " + d.why;
+  d.hang = true;
+  return d;
+}
+
 JobDecision running(const JobRecord& r, const Job& j, const JobContext& ctx) {
   if (requeued_since(r, j)) return after_requeue_by_others(r, ctx);
   if (ended(j)) {
@@ -132,7 +150,7 @@ JobDecision running(const JobRecord& r, const Job& j, const JobContext& ctx) {
   }
   if (j.state == JobState::Pending) return stay(r);
   std::string node = first_failed(j.nodes, ctx);
-  if (node.empty()) return stay(r);
+  if (node.empty()) return ctx.hung_for > 0 && j.state == JobState::Running ? hung(r, ctx) : stay(r);
   // A step asked (`srun --auto-resume=1`): the node is swapped inside the job, dead or alive, before Slurm
   // requeues the whole job for it (engine/swap_engine.cpp falls back to that where it cannot).
   if (r.in_place && ctx.config->in_place_retry && ctx.in_place_unavailable.empty()) {

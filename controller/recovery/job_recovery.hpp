@@ -39,6 +39,7 @@ struct JobDecision {
   std::string event;        // non-empty: record this event (job_resumed, budget_exhausted, not_resumed, ...)
   std::string failed_node;  // non-empty: a new failure starts here (the record notes the node and the time)
   double failure_at = 0;    // when that failure began, if before now (the job ended first): the MTTR's start
+  bool hang = false;        // the failure is the job's hang (no node failed): it starts now
 };
 
 struct JobContext {
@@ -48,6 +49,10 @@ struct JobContext {
   const Config* config;
   // Why in-place retry cannot be done on this cluster (slurm.conf lacks what it needs); empty: it can.
   std::string in_place_unavailable;
+  // A hang found by the engine (engine/progress_check.cpp): the job reported progress in this run, then none for
+  // more than its hang timeout, and every node of it passed the health check. 0: not hung.
+  double hung_for = 0;
+  double hang_timeout = 0;  // the timeout it exceeded, for the record
 };
 
 // `job` is nullopt when Slurm no longer knows the job (purged after MinJobAge).

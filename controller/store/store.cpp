@@ -1,5 +1,6 @@
 #include "store/store.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cstdlib>
@@ -144,6 +145,15 @@ void Store::migrate() {
       {"jobs", "swap_job", "INTEGER NOT NULL DEFAULT 0"},
       {"jobs", "swap_width", "INTEGER NOT NULL DEFAULT 0"},
       {"jobs", "swap_started", "REAL NOT NULL DEFAULT 0"},
+      {"jobs", "hang_timeout", "INTEGER NOT NULL DEFAULT -1"},
+      {"jobs", "first_start", "REAL NOT NULL DEFAULT 0"},
+      {"jobs", "run_start", "REAL NOT NULL DEFAULT 0"},
+      {"jobs", "first_report", "REAL NOT NULL DEFAULT 0"},
+      {"jobs", "lost_work", "REAL NOT NULL DEFAULT 0"},
+      {"jobs", "recovery", "REAL NOT NULL DEFAULT 0"},
+      {"jobs", "startup", "REAL NOT NULL DEFAULT 0"},
+      {"jobs", "redone_steps", "INTEGER NOT NULL DEFAULT 0"},
+      {"jobs", "hangs", "INTEGER NOT NULL DEFAULT 0"},
   };
   for (const auto& c : kAdded) {
     Statement info(db_, (std::string("SELECT 1 FROM pragma_table_info('") + c.table + "') WHERE name=?").c_str());
@@ -166,7 +176,8 @@ namespace {
 constexpr const char* kJobColumns =
     "job_id, max_attempts, attempts, phase, restart_seen, nodes, failed_node, failure_at, phase_since, signal_at, "
     "overdue_reported, user_id, submit_time, held_by_us, in_place, swaps, swap_stage, swap_steps, swap_job, swap_width, "
-    "swap_started";
+    "swap_started, hang_timeout, first_start, run_start, first_report, lost_work, recovery, startup, redone_steps, "
+    "hangs";
 
 std::vector<uint32_t> split_ids(const std::string& text) {
   std::vector<uint32_t> out;
@@ -200,6 +211,15 @@ JobRecord job_row(Statement& st) {
   r.swap_steps = split_ids(st.text(17));
   r.swap_job = static_cast<uint32_t>(st.integer(18));
   r.swap_width = static_cast<uint32_t>(st.integer(19));
+  r.hang_timeout = st.integer(21);
+  r.first_start = st.real(22);
+  r.run_start = st.real(23);
+  r.first_report = st.real(24);
+  r.lost_work = st.real(25);
+  r.recovery = st.real(26);
+  r.startup = st.real(27);
+  r.redone_steps = static_cast<uint64_t>(std::max<int64_t>(0, st.integer(28)));
+  r.hangs = static_cast<unsigned>(st.integer(29));
   r.swap_started = st.real(20);
   return r;
 }
@@ -223,14 +243,16 @@ std::optional<JobRecord> Store::find_job(uint32_t job_id) {
 }
 
 void Store::save_job(const JobRecord& r) {
-  Statement st(db_, (std::string("INSERT OR REPLACE INTO jobs (") + kJobColumns + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)").c_str());
+  Statement st(db_, (std::string("INSERT OR REPLACE INTO jobs (") + kJobColumns + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)").c_str());
   st.bind(1, int64_t{r.job_id}).bind(2, int64_t{r.max_attempts}).bind(3, int64_t{r.attempts});
   st.bind(4, std::string(to_string(r.phase))).bind(5, int64_t{r.restart_seen}).bind(6, join_commas(r.nodes));
   st.bind(7, r.failed_node).bind(8, r.failure_at).bind(9, r.phase_since).bind(10, r.signal_at);
   st.bind(11, int64_t{r.overdue_reported}).bind(12, int64_t{r.user_id}).bind(13, r.submit_time);
   st.bind(14, int64_t{r.held_by_us}).bind(15, int64_t{r.in_place}).bind(16, int64_t{r.swaps});
   st.bind(17, std::string(to_string(r.swap_stage))).bind(18, join_ids(r.swap_steps)).bind(19, int64_t{r.swap_job});
-  st.bind(20, int64_t{r.swap_width}).bind(21, r.swap_started);
+  st.bind(20, int64_t{r.swap_width}).bind(21, r.swap_started).bind(22, r.hang_timeout).bind(23, r.first_start);
+  st.bind(24, r.run_start).bind(25, r.first_report).bind(26, r.lost_work).bind(27, r.recovery).bind(28, r.startup);
+  st.bind(29, static_cast<int64_t>(r.redone_steps)).bind(30, int64_t{r.hangs});
   st.step();
 }
 

@@ -3,6 +3,9 @@
 //   autoresume=1:max=3          auto-resume on, at most 3 resumes (the job's budget): the whole job is requeued
 //   autoresume=1:max=3:step     asked by a step (`srun --auto-resume=1` inside a batch job without the flag,
 //                               HyperPod's form): that step is retried in place, inside the same allocation
+//   autoresume=1:max=3:hang=600 the job's own hang timeout in seconds (--auto-resume-hang-timeout, or the site's
+//                               default_hang_timeout); 0: never judged hung. Absent: the controller's HangTimeout.
+//                               Before `:step` when both are there.
 //
 // and, written by the controller only, the state of the job's latest in-place retry (docs/in-place.md):
 //
@@ -30,11 +33,13 @@ inline constexpr std::string_view kIntentKey = "autoresume=";
 struct Intent {
   unsigned max_attempts = 0;
   bool in_place = false;  // a step asked: retry that step inside the allocation (else: requeue the whole job)
+  std::optional<unsigned> hang_timeout = std::nullopt;  // seconds without progress that make the job hung; nullopt: site's default
   bool operator==(const Intent&) const = default;
 };
 
 inline std::string intent_token(const Intent& intent) {
-  return std::string(kIntentKey) + "1:max=" + std::to_string(intent.max_attempts) + (intent.in_place ? ":step" : "");
+  std::string hang = intent.hang_timeout ? ":hang=" + std::to_string(*intent.hang_timeout) : "";
+  return std::string(kIntentKey) + "1:max=" + std::to_string(intent.max_attempts) + hang + (intent.in_place ? ":step" : "");
 }
 
 namespace intent_detail {
@@ -67,10 +72,20 @@ inline std::optional<Intent> parse_intent(std::string_view admin_comment) {
     constexpr std::string_view step = ":step";
     bool in_place = v.size() > step.size() && v.substr(v.size() - step.size()) == step;
     if (in_place) v.remove_suffix(step.size());
+    std::optional<unsigned> hang;
+    constexpr std::string_view hang_key = ":hang=";
+    if (size_t h = v.find(hang_key); h != std::string_view::npos) {
+      std::string_view seconds = v.substr(h + hang_key.size());
+      unsigned n = 0;
+      auto [end, ec] = std::from_chars(seconds.data(), seconds.data() + seconds.size(), n);
+      if (seconds.empty() || ec != std::errc() || end != seconds.data() + seconds.size()) return std::nullopt;
+      hang = n;
+      v = v.substr(0, h);
+    }
     unsigned max = 0;
     auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), max);
     if (ec != std::errc() || end != v.data() + v.size() || max == 0) return std::nullopt;
-    return Intent{max, in_place};
+    return Intent{max, in_place, hang};
   }
   return std::nullopt;
 }

@@ -526,3 +526,77 @@ TEST_CASE("api: bytes that are not UTF-8 (a job's name, a method, a path) are an
   CHECK(w.call("G\xbdT", "/v1/status").status == 405);  // found by fuzz/api_fuzz.cpp
   CHECK(w.call("GET", "/v1/nodes/n\xbd").status == 400);
 }
+
+TEST_CASE("api: a heartbeat carries the node's jobs' progress, checked whole, and ended jobs are named to forget",
+          "[api][security]") {
+  Munged munge;
+  SnapshotBoard board;
+  CommandQueue commands;
+  Metrics metrics;
+  HeartbeatBoard beats;
+  ProgressBoard progress;
+  auto store = Store::open(":memory:").value();
+  auto snapshot = std::make_shared<ControllerSnapshot>();
+  Node n;
+  n.name = "n1";
+  n.address = "127.0.0.1";
+  snapshot->cluster = "cluster1";
+  snapshot->nodes = std::make_shared<const NodeTable>(std::vector<Node>{n});
+  JobRecord watched, ended;
+  watched.job_id = 5;
+  ended.job_id = 6;
+  ended.phase = JobPhase::Finished;
+  snapshot->job_records = {{5, watched}, {6, ended}};
+  board.publish(snapshot);
+  Api api(ApiSettings{munge.socket, {0}, false, std::chrono::milliseconds(1000), "", true}, board, commands, *store,
+          metrics, &beats, &progress);
+  std::string path = "/v1/nodes/n1/heartbeat";
+  auto post = [&](const std::string& body) {
+    return api.handle(ApiRequest{"POST", path, {}, munge.credential("POST", path), body, "127.0.0.1"});
+  };
+  double t = unix_now();
+  std::string at = std::to_string(t);
+  ApiResponse good = post(R"({"jobs": [{"job": 5, "step": 40, "at": )" + at + R"(, "ranks": 2, "checkpoint_step": 32, "checkpoint_at": )" +
+                          at + R"(}, {"job": 6, "step": 1, "at": )" + at + R"(, "ranks": 1}, {"job": 7, "step": 1, "at": )" + at +
+                          R"(, "ranks": 1}]})");
+  REQUIRE(good.status == 200);
+  auto answer = nlohmann::json::parse(good.body);
+  CHECK(answer["progress"] == 1);
+  CHECK(answer["forget"] == nlohmann::json::array({6}));  // 7: not adopted yet, kept
+  auto view = progress.merged(5, t - 10);
+  REQUIRE(view);
+  CHECK(view->step == 40);
+  CHECK(view->checkpoint->step == 32);
+  CHECK(progress.jobs() == 1);  // only watched jobs are kept
+
+  // Each malformed body: 400 naming the field, and nothing recorded, not even the heartbeat.
+  HeartbeatBoard before_beats;
+  auto beat_before = beats.last().at("n1");
+  std::vector<std::pair<std::string, std::string>> bad = {
+      {"[1, 2]", "expected nothing or a JSON object"},
+      {R"({"jobs": 5})", "jobs: expected an array"},
+      {R"({"jobs": [5]})", "jobs[0]: expected an object"},
+      {R"({"jobs": [{"step": 1, "at": )" + at + R"(, "ranks": 1}]})", "jobs[0].job: missing"},
+      {R"({"jobs": [{"job": 0, "step": 1, "at": )" + at + R"(, "ranks": 1}]})", "jobs[0].job: expected an integer from 1"},
+      {R"({"jobs": [{"job": 5, "step": -1, "at": )" + at + R"(, "ranks": 1}]})", "jobs[0].step: expected an integer"},
+      {R"({"jobs": [{"job": 5, "step": 1.5, "at": )" + at + R"(, "ranks": 1}]})", "jobs[0].step: expected an integer"},
+      {R"({"jobs": [{"job": 5, "step": 1, "at": "now", "ranks": 1}]})", "jobs[0].at: expected a unix time"},
+      {R"({"jobs": [{"job": 5, "step": 1, "at": 99999999999, "ranks": 1}]})", "jobs[0].at: expected a unix time"},
+      {R"({"jobs": [{"job": 5, "step": 1, "at": )" + at + R"(, "ranks": 0}]})", "jobs[0].ranks: expected an integer from 1"},
+      {R"({"jobs": [{"job": 5, "step": 1, "at": )" + at + R"(, "ranks": 1, "checkpoint_step": 1}]})",
+       "jobs[0]: checkpoint_step and checkpoint_at come together"},
+      {R"({"jobs": [{"job": 5, "step": 99, "at": )" + at + R"(, "ranks": 1}, {"job": 5}]})", "jobs[1].step: missing"},
+  };
+  std::string many = R"({"jobs": [)";
+  for (int i = 0; i < 257; ++i) many += std::string(i ? "," : "") + R"({"job": 5, "step": 1, "at": )" + at + R"(, "ranks": 1})";
+  bad.emplace_back(many + "]}", "jobs: 257 entries, at most 256");
+  for (const auto& [body, why] : bad) {
+    INFO(body);
+    ApiResponse r = post(body);
+    CHECK(r.status == 400);
+    CHECK(r.body.find(why) != std::string::npos);
+  }
+  CHECK(progress.merged(5, t - 10)->step == 40);  // the first entry of a refused body was not recorded either
+  CHECK(beats.last().at("n1") == beat_before);
+  CHECK(post("").status == 200);  // an agent without jobs: a bare heartbeat, as before
+}
