@@ -8,6 +8,10 @@ controller's pre-requeue signal) saves a checkpoint and exits. Each completed st
 with the attempt number (AUTO_RESUME_ATTEMPT), which is how the demo and the tests check that every step after
 the last checkpoint was done again and nothing before it was.
 
+Each rank reports its progress after every step and rank 0 its checkpoints (autoresume.progress, the one-file
+helper installed with the agent): a rank that stops (a hang) stops every rank at the barrier, and the controller
+requeues the job as hung after its hang timeout. Each rank's pid is in DIR/rankN.pid (the hang test stops one).
+
   step_counter.py --dir DIR --steps N [--step-seconds S] [--checkpoint-every K]
 """
 import argparse
@@ -16,6 +20,12 @@ import os
 import signal
 import sys
 import time
+
+try:
+    import autoresume  # /usr/lib/python3/dist-packages, with the agent
+except ImportError:  # from the source tree
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "job"))
+    import autoresume
 
 
 def save_checkpoint(path, step):
@@ -35,9 +45,10 @@ def load_checkpoint(path):
         return 0
 
 
-def barrier(directory, rank, ntasks, step):
+def barrier(directory, rank, ntasks, step, stop):
     """Like a collective in real training: no rank goes past `step` until every rank has reached it, so a dead
-    peer stops progress (its last published step never moves) until the job is restarted."""
+    peer stops progress (its last published step never moves) until the job is restarted. False when a stop
+    signal came while waiting."""
     mine = os.path.join(directory, f"rank{rank}.step")
     with open(mine + ".tmp", "w") as f:
         f.write(str(step))
@@ -51,7 +62,9 @@ def barrier(directory, rank, ntasks, step):
             except (FileNotFoundError, ValueError):
                 behind += 1
         if not behind:
-            return
+            return True
+        if stop:
+            return False
         time.sleep(0.05)
 
 
@@ -69,13 +82,22 @@ def main():
     ckpt = os.path.join(a.dir, "counter.ckpt")
     log_path = os.path.join(a.dir, "steps.log")
     step = load_checkpoint(ckpt)
+    with open(os.path.join(a.dir, f"rank{rank}.pid"), "w") as f:
+        f.write(str(os.getpid()))
     if rank == 0:
         print(f"{time.strftime('%H:%M:%S')} attempt={attempt} resuming from step {step} of {a.steps}", flush=True)
 
+    # A signal only asks; the checkpoint is taken between steps, where the step log and the step count agree
+    # (Slurm's requeue sends SIGCONT then SIGTERM at once: a handler that saved mid-step would lose a step).
+    stop = []
+
     def on_signal(signum, _frame):
+        stop.append(signum)
+
+    def stop_now():
         if rank == 0:
             save_checkpoint(ckpt, step)
-            print(f"{time.strftime('%H:%M:%S')} signal {signum}: checkpoint at step {step}, exiting", flush=True)
+            print(f"{time.strftime('%H:%M:%S')} signal {stop[0]}: checkpoint at step {step}, exiting", flush=True)
         sys.exit(0)
 
     signal.signal(signal.SIGTERM, on_signal)
@@ -83,14 +105,17 @@ def main():
 
     while step < a.steps:
         time.sleep(a.step_seconds)
-        barrier(a.dir, rank, ntasks, step + 1)
+        if stop or not barrier(a.dir, rank, ntasks, step + 1, stop):
+            stop_now()
         step += 1
+        autoresume.progress(step)
         if rank != 0:
             continue
         with open(log_path, "a") as log:
             log.write(f"step {step} attempt {attempt}\n")
         if step % a.checkpoint_every == 0 or step == a.steps:
             save_checkpoint(ckpt, step)
+            autoresume.progress(step, checkpoint=True)
     if rank == 0:
         print(f"{time.strftime('%H:%M:%S')} attempt={attempt} done: {step} steps", flush=True)
 

@@ -10,6 +10,9 @@
 - SIGTERM / SIGUSR1 (the controller's pre-requeue signal) ask for an emergency checkpoint: taken at the next step
   boundary, where the state is consistent, then the job exits.
 - The log says which attempt this is (AUTO_RESUME_ATTEMPT); at the end rank 0 prints the model's SHA-256.
+- Every rank reports each step, and rank 0 each finished checkpoint, with autoresume.progress (the one-file helper
+  installed with the agent): a collective stuck on a broken peer is then seen as a hang and the job requeued, and
+  `autoresumectl jobs JOBID` shows what failures cost it (goodput).
 
   srun python3 train.py --dir CHECKPOINT_DIR [--steps N] [--checkpoint-every K] [--step-seconds S]
 """
@@ -22,6 +25,12 @@ import time
 
 # cuBLAS is deterministic only with a fixed workspace; set before CUDA starts.
 os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+
+try:
+    import autoresume  # /usr/lib/python3/dist-packages, with the agent
+except ImportError:  # from the source tree
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "job"))
+    import autoresume  # noqa: E402
 
 import torch  # noqa: E402
 import torch.distributed as dist  # noqa: E402
@@ -123,11 +132,14 @@ def main():
         optimizer.step()
         step += 1
         time.sleep(a.step_seconds)
+        autoresume.progress(step)
         if rank == 0 and (step % a.checkpoint_every == 0 or step == a.steps):
             save_checkpoint(ckpt, model, optimizer, step)
+            autoresume.progress(step, checkpoint=True)
         if stop_requested:
             if rank == 0:
                 save_checkpoint(ckpt, model, optimizer, step)
+                autoresume.progress(step, checkpoint=True)
             log(rank, f"signal: emergency checkpoint at step {step}, exiting")
             sys.exit(0)
     log(rank, f"done at step {step}: loss {loss.item():.6f} model sha256={model_sha256(model.module)}")

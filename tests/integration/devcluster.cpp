@@ -30,7 +30,11 @@ CommandResult run(const std::string& command) {
 std::string plugstack_with_plugin(const std::string& name, const std::string& args) {
   std::string path = std::string(AUTORESUME_ITEST_ROOT) + "/" + name + ".plugstack.conf";
   run(std::string("mkdir -p ") + AUTORESUME_ITEST_ROOT);
-  std::ofstream(path) << "required " << AUTORESUME_PLUGIN << " " << args << "\n";
+  // Each cluster's jobs report progress into its own directory (the agents of `devcluster start-agents` read it).
+  std::string progress = args.find("progress_dir=") == std::string::npos
+                             ? " progress_dir=" + std::string(AUTORESUME_ITEST_ROOT) + "/" + name + "/progress"
+                             : "";
+  std::ofstream(path) << "required " << AUTORESUME_PLUGIN << " " << args << progress << "\n";
   return path;
 }
 
