@@ -27,8 +27,10 @@ size_t keep(char* data, size_t size, size_t n, void* out) {
   return size * n;
 }
 
-// Jobs reported per heartbeat, newest first: a node runs a few jobs; this bounds what a flood of directories costs.
-constexpr size_t kJobsPerHeartbeat = 64;
+// Jobs reported per heartbeat, newest first: a node runs a few jobs (one per GPU at most, usually); this bounds
+// what a flood of directories costs, and keeps the body under the API's limit (kMaxHeartbeatBody).
+constexpr size_t kJobsPerHeartbeat = 24;
+constexpr size_t kMaxHeartbeatBody = 4000;  // the controller refuses bodies over 4 KiB (controller/http/server.hpp)
 
 // One munge-signed POST to the controller, short timeout. Returns the HTTP status, or 0 if nothing answered.
 long post(const RunSettings& s, const std::string& cluster, const std::string& path, const std::string& body = "",
@@ -81,18 +83,22 @@ class ClusterName {
 };
 
 // The heartbeat's body: the progress of the jobs on this node, one entry per job (daemon/progress.hpp).
-std::string progress_body(const std::vector<JobProgress>& jobs) {
-  if (jobs.empty()) return "";
-  nlohmann::json list = nlohmann::json::array();
-  for (const auto& p : jobs) {
-    nlohmann::json j = {{"job", p.job_id}, {"step", p.step}, {"at", p.at}, {"ranks", p.ranks}};
-    if (p.checkpoint) {
-      j["checkpoint_step"] = p.checkpoint->step;
-      j["checkpoint_at"] = p.checkpoint->at;
+std::string progress_body(std::vector<JobProgress> jobs) {
+  for (;;) {
+    if (jobs.empty()) return "";
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& p : jobs) {
+      nlohmann::json j = {{"job", p.job_id}, {"step", p.step}, {"at", p.at}, {"ranks", p.ranks}};
+      if (p.checkpoint) {
+        j["checkpoint_step"] = p.checkpoint->step;
+        j["checkpoint_at"] = p.checkpoint->at;
+      }
+      list.push_back(std::move(j));
     }
-    list.push_back(std::move(j));
+    std::string body = nlohmann::json{{"jobs", std::move(list)}}.dump();
+    if (body.size() <= kMaxHeartbeatBody) return body;
+    jobs.pop_back();  // the oldest progress goes first
   }
-  return nlohmann::json{{"jobs", std::move(list)}}.dump();
 }
 
 // The controller answers with the reported jobs it knows have ended: their directories go.
