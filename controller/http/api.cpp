@@ -401,15 +401,11 @@ ApiResponse Api::heartbeat(const ApiRequest& r, const Caller& who, const std::st
       ++recorded;
       continue;
     }
-    // Ended: a record that is history, and a job Slurm no longer runs. A job not yet adopted is left alone.
+    // Ended: a record that is history, and a job Slurm no longer runs. The controller keeps such a record until
+    // Slurm purges the job (MinJobAge), minutes of heartbeats; a job not yet adopted is left alone. Answered from
+    // the snapshot only: no database read on the agents' path.
     const Job* j = s->job(job);
-    bool ended_here = rec != s->job_records.end() && (!j || !j->active());
-    if (!ended_here && rec == s->job_records.end()) {
-      std::lock_guard lock(history_mutex_);
-      auto old = history_.find_job(job);
-      ended_here = old && is_terminal(old->phase) && (!j || !j->active());
-    }
-    if (ended_here) forget.push_back(job);
+    if (rec != s->job_records.end() && (!j || !j->active())) forget.push_back(job);
   }
   json out = {{"node", node}, {"heartbeat", true}};
   if (!reports.empty()) out["progress"] = recorded;

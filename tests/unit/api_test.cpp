@@ -330,18 +330,27 @@ TEST_CASE("the listener stops when stopped right after it started", "[api][http]
   }
 }
 
-TEST_CASE("api: an agent's wake-up ends the loop's wait at once, a heartbeat is recorded for a known node", "[api]") {
+// What the heartbeat tests share: the API's parts and a snapshot of cluster1 with node n1 on this host.
+struct HeartbeatWorld {
   Munged munge;
   SnapshotBoard board;
   CommandQueue commands;
   Metrics metrics;
   HeartbeatBoard beats;
-  auto store = Store::open(":memory:").value();
-  auto snapshot = std::make_shared<ControllerSnapshot>();
-  Node n;
-  n.name = "n1";
-  n.address = "127.0.0.1";
-  snapshot->cluster = "cluster1";
+  ProgressBoard progress;
+  std::unique_ptr<Store> store = Store::open(":memory:").value();
+  std::shared_ptr<ControllerSnapshot> snapshot = std::make_shared<ControllerSnapshot>();
+  Node n1;
+  HeartbeatWorld() {
+    n1.name = "n1";
+    n1.address = "127.0.0.1";
+    snapshot->cluster = "cluster1";
+  }
+};
+
+TEST_CASE("api: an agent's wake-up ends the loop's wait at once, a heartbeat is recorded for a known node", "[api]") {
+  HeartbeatWorld w;
+  auto& [munge, board, commands, metrics, beats, progress, store, snapshot, n] = w;
   Node far = n;
   far.name = "n2";
   far.address = "192.0.2.7";  // another host
@@ -529,18 +538,8 @@ TEST_CASE("api: bytes that are not UTF-8 (a job's name, a method, a path) are an
 
 TEST_CASE("api: a heartbeat carries the node's jobs' progress, checked whole, and ended jobs are named to forget",
           "[api][security]") {
-  Munged munge;
-  SnapshotBoard board;
-  CommandQueue commands;
-  Metrics metrics;
-  HeartbeatBoard beats;
-  ProgressBoard progress;
-  auto store = Store::open(":memory:").value();
-  auto snapshot = std::make_shared<ControllerSnapshot>();
-  Node n;
-  n.name = "n1";
-  n.address = "127.0.0.1";
-  snapshot->cluster = "cluster1";
+  HeartbeatWorld w;
+  auto& [munge, board, commands, metrics, beats, progress, store, snapshot, n] = w;
   snapshot->nodes = std::make_shared<const NodeTable>(std::vector<Node>{n});
   JobRecord watched, ended;
   watched.job_id = 5;

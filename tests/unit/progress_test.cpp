@@ -245,6 +245,15 @@ struct HangWorld {
     ctl->recover();
     ctl->set_progress(&board);
   }
+  // Job 1 on n1 and n2, started `ran` seconds ago, with a hang timeout of 30 s in its intent.
+  Job& hang_job(double ran) {
+    Job& j = slurm.add_job(1, {"n1", "n2"});
+    Intent intent{3};
+    intent.hang_timeout = 30;
+    j.admin_comment = intent_token(intent);
+    j.start_time = static_cast<std::time_t>(now() - ran);
+    return j;
+  }
   void report(uint32_t job, uint64_t step, double at, std::optional<Report> checkpoint = std::nullopt) {
     for (const char* node : {"n1", "n2"}) board.report(node, job, ProgressReport{step, at, 1, checkpoint, now()});
   }
@@ -254,11 +263,7 @@ struct HangWorld {
 
 TEST_CASE("the control loop requeues a hung job once its nodes answer, and counts what the hang cost", "[progress]") {
   HangWorld w;
-  Job& j = w.slurm.add_job(1, {"n1", "n2"});
-  Intent intent{3};
-  intent.hang_timeout = 30;
-  j.admin_comment = intent_token(intent);
-  j.start_time = static_cast<std::time_t>(now()) - 600;
+  Job& j = w.hang_job(600);
   w.ctl->tick();
   REQUIRE(w.ctl->jobs().at(1).hang_timeout == 30);
   CHECK(w.ctl->jobs().at(1).first_start == static_cast<double>(j.start_time));
@@ -306,11 +311,7 @@ TEST_CASE("the control loop requeues a hung job once its nodes answer, and count
 
 TEST_CASE("progress from stale reports (the agents stopped) or from an earlier run never makes a hang", "[progress]") {
   HangWorld w;
-  Job& j = w.slurm.add_job(1, {"n1", "n2"});
-  Intent intent{3};
-  intent.hang_timeout = 30;
-  j.admin_comment = intent_token(intent);
-  j.start_time = static_cast<std::time_t>(now()) - 60;
+  w.hang_job(60);
   w.ctl->tick();
   double t = now();
   for (const char* node : {"n1", "n2"}) w.board.report(node, 1, ProgressReport{5, t - 45, 1, std::nullopt, t - 60});
