@@ -21,11 +21,16 @@ struct Node {
   bool fail = false;
   bool completing = false;
   bool maint = false;
-  bool reboot_requested = false;
+  bool reboot_requested = false;  // `scontrol reboot` asked, not yet sent to the node
+  bool reboot_issued = false;     // sent to the node's slurmd; cleared when it registers after a boot (or times out)
+  bool powered_down = false;      // power saving: off (SuspendProgram ran), or on the way (powering_down)
+  bool powering_down = false;
+  bool powering_up = false;       // ResumeProgram ran; the node has not registered since
   std::string reason;
   uint32_t reason_uid = 0;
   std::time_t reason_time = 0;
   std::time_t slurmd_start_time = 0;
+  std::time_t boot_time = 0;  // the node's boot, as its slurmd reported it
   std::vector<std::string> partitions;
   uint32_t cpus = 0;
   std::string gres;  // as configured: "gpu:h200:8(S:0-1)", "gpu:4,nic:1"
@@ -139,6 +144,13 @@ struct ExpansionSpec {
 struct SlurmSettings {
   std::string scheduler_parameters;
   std::string accounting_storage_type;
+  // The node machinery of slurm.conf the built-in remediation methods use (recovery/remediation.hpp).
+  std::string reboot_program;   // RebootProgram: `scontrol reboot` works
+  std::string suspend_program;  // SuspendProgram and ResumeProgram: power saving, POWER_DOWN/POWER_UP work
+  std::string resume_program;
+  uint32_t resume_timeout = 60;   // ResumeTimeout (s): a reboot or power-up not done by then is Slurm's failure
+  uint32_t suspend_timeout = 30;  // SuspendTimeout (s)
+  bool power_saving() const { return !suspend_program.empty() && !resume_program.empty(); }
   // permit_job_expansion, and an accounting database: a resized job waits for its new db_index, which only
   // slurmdbd gives (without it any later update of the job is refused).
   bool can_expand_jobs() const;

@@ -117,6 +117,37 @@ Status FakeSlurm::resume_node(const std::string& name) {
   return ok_status();
 }
 
+// The requests are only recorded and flagged: a test plays the node's side (the boot, the power-up).
+Status FakeSlurm::reboot_node(const std::string& name, const std::string& reason) {
+  auto n = node(name);
+  if (!n) return n.error();
+  calls.push_back("reboot " + name + " " + reason);
+  n.value()->reboot_requested = true;
+  n.value()->reason = reason;
+  return ok_status();
+}
+
+Status FakeSlurm::power_down_node(const std::string& name, const std::string& reason) {
+  auto n = node(name);
+  if (!n) return n.error();
+  calls.push_back("power_down " + name + " " + reason);
+  Node& nd = *n.value();
+  nd.drain = false;  // as Slurm: POWER_DOWN_FORCE clears DRAIN
+  nd.powered_down = nd.powering_down = true;
+  nd.reason = reason;
+  return ok_status();
+}
+
+Status FakeSlurm::power_up_node(const std::string& name) {
+  auto n = node(name);
+  if (!n) return n.error();
+  calls.push_back("power_up " + name);
+  Node& nd = *n.value();
+  nd.powered_down = nd.powering_down = false;
+  nd.powering_up = true;
+  return ok_status();
+}
+
 Status FakeSlurm::requeue_job(uint32_t id, bool hold) {
   auto j = job(id);
   if (!j) return j.error();

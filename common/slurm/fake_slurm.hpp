@@ -28,7 +28,12 @@ class FakeSlurm final : public SlurmClient {
   std::chrono::milliseconds sweep_delay{0};  // how long a sweep takes (a large job table)
   int job_loads = 0;  // load_job() calls
   std::map<uint32_t, std::vector<JobStep>> steps;   // per job
-  SlurmSettings settings{"permit_job_expansion", "accounting_storage/slurmdbd"};
+  SlurmSettings settings = [] {
+    SlurmSettings s;
+    s.scheduler_parameters = "permit_job_expansion";
+    s.accounting_storage_type = "accounting_storage/slurmdbd";
+    return s;
+  }();
   std::vector<ExpansionSpec> expansions;            // every expansion allocated, as asked
   std::map<uint32_t, uint32_t> expanding;           // expansion job -> the job it expands
   bool refuse_shrink = false;                       // shrink_job() answers as Slurm does for the batch host
@@ -43,6 +48,9 @@ class FakeSlurm final : public SlurmClient {
   Status drain_node(const std::string& node, const std::string& reason) override;
   Status down_node(const std::string& node, const std::string& reason) override;
   Status resume_node(const std::string& node) override;
+  Status reboot_node(const std::string& node, const std::string& reason) override;
+  Status power_down_node(const std::string& node, const std::string& reason) override;
+  Status power_up_node(const std::string& node) override;
   Status requeue_job(uint32_t job_id, bool hold) override;
   Status hold_job(uint32_t job_id) override;
   Status release_job(uint32_t job_id) override;

@@ -11,6 +11,7 @@
 
 #include "autoresume/slurm_compat.hpp"
 #include "slurm/slurmd_probe.hpp"
+#include "util/command.hpp"
 #include "util/files.hpp"
 #include "util/strings.hpp"
 
@@ -72,6 +73,11 @@ Node to_node(const node_info_t& n) {
   out.completing = n.node_state & NODE_STATE_COMPLETING;
   out.maint = n.node_state & NODE_STATE_MAINT;
   out.reboot_requested = n.node_state & NODE_STATE_REBOOT_REQUESTED;
+  out.reboot_issued = n.node_state & NODE_STATE_REBOOT_ISSUED;
+  out.powered_down = n.node_state & NODE_STATE_POWERED_DOWN;
+  out.powering_down = n.node_state & NODE_STATE_POWERING_DOWN;
+  out.powering_up = n.node_state & NODE_STATE_POWERING_UP;
+  out.boot_time = n.boot_time;
   out.reason = str(n.reason);
   out.reason_uid = n.reason_uid;
   out.reason_time = n.reason_time;
@@ -257,6 +263,25 @@ Status LibSlurmClient::down_node(const std::string& node, const std::string& rea
 
 Status LibSlurmClient::resume_node(const std::string& node) {
   return update_node_state(node, NODE_RESUME, "", "slurm_update_node(resume)");
+}
+
+// libslurm has no public call for a reboot request (scontrol builds the RPC from internal headers), so scontrol
+// itself is run: a fixed argv, no shell, the reason one argument, its SLURM_CONF this process's.
+Status LibSlurmClient::reboot_node(const std::string& node, const std::string& reason) {
+  std::vector<std::string> argv = {"scontrol", "reboot", "ASAP", "nextstate=DOWN", "reason=" + reason, node};
+  auto ran = run_command(argv, std::chrono::seconds(30));
+  if (!ran) return ran.error();
+  if (ran->exit_code != 0)
+    return Error{ran->exit_code, "scontrol reboot " + node + ": exit " + std::to_string(ran->exit_code) + ": " + ran->output};
+  return ok_status();
+}
+
+Status LibSlurmClient::power_down_node(const std::string& node, const std::string& reason) {
+  return update_node_state(node, compat::kPowerDownForce, reason, "slurm_update_node(power_down_force)");
+}
+
+Status LibSlurmClient::power_up_node(const std::string& node) {
+  return update_node_state(node, compat::kPowerUp, "", "slurm_update_node(power_up)");
 }
 
 Status LibSlurmClient::requeue_job(uint32_t job_id, bool hold) {
@@ -453,7 +478,14 @@ Status LibSlurmClient::merge_expansion(uint32_t expansion_job_id) {
 Result<SlurmSettings> LibSlurmClient::load_settings() {
   slurm_conf_t* conf = nullptr;
   if (slurm_load_ctl_conf(0, &conf) != SLURM_SUCCESS) return last_error("slurm_load_ctl_conf");
-  SlurmSettings s{str(conf->sched_params), str(conf->accounting_storage_type)};
+  SlurmSettings s;
+  s.scheduler_parameters = str(conf->sched_params);
+  s.accounting_storage_type = str(conf->accounting_storage_type);
+  s.reboot_program = str(conf->reboot_program);
+  s.suspend_program = str(conf->suspend_program);
+  s.resume_program = str(conf->resume_program);
+  s.resume_timeout = conf->resume_timeout;
+  s.suspend_timeout = conf->suspend_timeout;
   compat::free_ctl_conf(conf);
   return s;
 }

@@ -31,6 +31,9 @@ class LibSlurmClient final : public SlurmClient {
   Status drain_node(const std::string& node, const std::string& reason) override;
   Status down_node(const std::string& node, const std::string& reason) override;
   Status resume_node(const std::string& node) override;
+  Status reboot_node(const std::string& node, const std::string& reason) override;
+  Status power_down_node(const std::string& node, const std::string& reason) override;
+  Status power_up_node(const std::string& node) override;
   Status requeue_job(uint32_t job_id, bool hold) override;
   Status hold_job(uint32_t job_id) override;
   Status release_job(uint32_t job_id) override;

@@ -34,6 +34,13 @@ class SlurmClient {
   virtual Status down_node(const std::string& node, const std::string& reason) = 0;
   // RESUME: clears DRAIN/DOWN and the reason.
   virtual Status resume_node(const std::string& node) = 0;
+  // Slurm's own reboot: `scontrol reboot ASAP nextstate=DOWN reason=REASON NODE` (slurmd runs slurm.conf's
+  // RebootProgram; the node comes back DOWN, so that nothing runs on it before its validation).
+  virtual Status reboot_node(const std::string& node, const std::string& reason) = 0;
+  // Power saving: POWER_DOWN_FORCE (its jobs killed, SuspendProgram run), then POWER_UP (ResumeProgram run; on a
+  // cloud cluster a new instance).
+  virtual Status power_down_node(const std::string& node, const std::string& reason) = 0;
+  virtual Status power_up_node(const std::string& node) = 0;
 
   // Requeue a running/suspended batch job; with hold, it comes back held (priority 0).
   virtual Status requeue_job(uint32_t job_id, bool hold) = 0;

@@ -81,6 +81,15 @@ Setter program_key(std::string Config::*field, bool runs_here = true) {
   };
 }
 
+Setter method_key(MethodChoice Config::*field) {
+  return [=](Config& c, const std::string& v) -> std::optional<std::string> {
+    auto choice = parse_method_choice(v);
+    if (!choice) return choice.error().message;
+    c.*field = *choice;
+    return std::nullopt;
+  };
+}
+
 const std::map<std::string, Setter>& keys() {
   static const std::map<std::string, Setter> k = {
       {"PollInterval", duration_key(&Config::poll_interval, std::chrono::milliseconds(100))},
@@ -143,6 +152,8 @@ const std::map<std::string, Setter>& keys() {
          c.default_action = v;
          return std::nullopt;
        }},
+      {"ReplaceMethod", method_key(&Config::replace_method)},
+      {"RebootMethod", method_key(&Config::reboot_method)},
       {"ReplaceTimeout", seconds_key(&Config::replace_timeout)},
       {"HeartbeatInterval", duration_key(&Config::heartbeat_interval, std::chrono::milliseconds(100))},
       {"HeartbeatMiss", count_key(&Config::heartbeat_miss)},

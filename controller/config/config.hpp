@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "autoresume/result.hpp"
+#include "recovery/remediation.hpp"
 #include "util/listen_address.hpp"
 #include "util/log.hpp"
 
@@ -45,6 +46,8 @@ struct Config {
   std::string replace_program;                       // ReplaceProgram: site command, called with the node name
   std::string reboot_program;                        // RebootProgram: the same, for Action:Reboot / reboot
   std::string default_action = "replace";            // DefaultAction=replace|reboot for failures without Action:
+  MethodChoice replace_method;                       // ReplaceMethod=auto|program|reboot|power_cycle|none[,GLOB:M]
+  MethodChoice reboot_method;                        // RebootMethod= the same, for reboots (recovery/remediation.hpp)
   std::chrono::seconds replace_timeout{600};         // ReplaceTimeout: program run + fresh slurmd registered
   std::chrono::seconds drain_timeout{1800};          // DrainTimeout: jobs leaving a draining node
   std::string validation_program;                    // ValidationProgram: run on the node as a job; exit 0 = pass

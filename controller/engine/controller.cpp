@@ -353,12 +353,14 @@ void Controller::probe_suspects() {
 }
 
 // What slurm.conf allows is read from slurmctld at the first tick and then once a minute (an admin may add
-// permit_job_expansion and reconfigure); while it is unknown or lacking, steps that asked are recovered as whole jobs.
+// permit_job_expansion, power saving or a RebootProgram and reconfigure); while it is unknown or lacking, steps that
+// asked are recovered as whole jobs, and ReplaceMethod=auto means the site programs or nothing.
 void Controller::read_settings(double now) {
-  if (!config_.in_place_retry || (settings_read_ != 0 && now - settings_read_ < 60)) return;
+  if (settings_read_ != 0 && now - settings_read_ < 60) return;
   auto settings = slurm_.load_settings();
   if (!settings) return;
   settings_read_ = now;
+  settings_ = *settings;
   auto missing = settings->in_place_missing();
   std::string why;
   for (const auto& m : missing) why += (why.empty() ? "" : "; ") + m;

@@ -144,6 +144,7 @@ class Controller {
   // Whether slurm.conf allows in-place retry (empty) or what it lacks; read at the first tick, then every minute.
   std::string in_place_unavailable_ = "not known yet";
   double settings_read_ = 0;
+  std::optional<SlurmSettings> settings_;  // slurm.conf as slurmctld reported it last (read_settings)
   void read_settings(double now);
   bool retried_in_place(const JobRecord& r) const;
   Breaker breaker_;

@@ -38,11 +38,22 @@ const Job* find_validation_job(const std::map<uint32_t, Job>& jobs, const NodeRe
   return nullptr;
 }
 
+// The agent's GPU ladder names its rung in its reason; an admin's Action:* names theirs; else DefaultAction.
 std::string action_for(const Node& n, const Config& config) {
   if (n.reason == kActionReboot) return "reboot";
   if (n.reason == kActionReplace) return "replace";
+  if (auto rung = ladder_rung(n.reason)) return *rung;
   return config.default_action;
 }
+
+int rung_rank(const std::string& action) {
+  if (action == "restart_app") return 0;
+  if (action == "reset_gpu") return 1;
+  if (action == "reboot") return 2;
+  return 3;
+}
+
+bool built_in(const std::string& method) { return method == "reboot" || method == "power_cycle"; }
 
 }  // namespace
 
@@ -88,7 +99,7 @@ NodeObservation Controller::observe_node(NodeRecord& r, const Node& n) {
   NodeObservation seen;
   seen.node = n;
   seen.has_jobs = n.base == NodeBase::Allocated || n.base == NodeBase::Mixed || n.completing;
-  bool needs_reservations = r.phase == NodePhase::Validating || r.owns_reservation;
+  bool needs_reservations = r.phase == NodePhase::Validating || r.phase == NodePhase::Replacing || r.owns_reservation;
   if (needs_reservations) {
     const auto* resv = reservations();
     if (!resv) seen.reservation_exists = true;  // unknown: assume it is there (no duplicate create, no delete)
@@ -107,7 +118,7 @@ NodeObservation Controller::observe_node(NodeRecord& r, const Node& n) {
 }
 
 bool Controller::step_node_once(NodeRecord& r, const Node& n) {
-  NodeContext ctx{unix_now(), &config_, breaker_.open()};
+  NodeContext ctx{unix_now(), &config_, breaker_.open(), settings_ ? &*settings_ : nullptr};
   NodeRecord before = r;
   NodeObservation seen = observe_node(r, n);
   NodeDecision d = decide_node(r, seen, ctx);
@@ -127,6 +138,7 @@ bool Controller::step_node_once(NodeRecord& r, const Node& n) {
 
 Status Controller::run_node_action(const NodeDecision& d, NodeRecord& r, const Node& n) {
   const std::string& node = r.name;
+  if (!d.method.empty()) r.method = d.method;
   switch (d.action) {
     case NodeAction::Drain:
       if (n.drain && n.reason == d.detail) return ok_status();
@@ -134,11 +146,14 @@ Status Controller::run_node_action(const NodeDecision& d, NodeRecord& r, const N
     case NodeAction::Down:
       return act("down", node, d.detail, [&] { return slurm_.down_node(node, d.detail); });
     case NodeAction::StartProgram: {
-      const std::string& command = program_command(r, config_);
+      const std::string command = r.method == "program" ? program_command(r, config_) : "";
       r.program_started = unix_now();
       r.program_pid = 0, r.program_start_ticks = 0;
       if (command.empty()) {
-        log(LogLevel::Info, "replace_waiting", {{"node", node}, {"why", "no program configured: waiting for its slurmd to come back"}});
+        const char* why = r.method == "gpu_reset" ? "the agent resets the GPU on the idle node and says how it went"
+                        : r.method == "restart"   ? "an application fault: its jobs are requeued, the node is kept"
+                                                  : "no program configured: waiting for its slurmd to come back";
+        log(LogLevel::Info, "replace_waiting", {{"node", node}, {"method", r.method}, {"why", why}});
         return ok_status();
       }
       store_.save_node(r);  // the start time is on disk before the program runs
@@ -155,6 +170,25 @@ Status Controller::run_node_action(const NodeDecision& d, NodeRecord& r, const N
         return ok_status();
       });
     }
+    case NodeAction::Reboot: {
+      r.program_started = unix_now();
+      store_.save_node(r);  // journaled: a crash after the request waits for the boot, never reboots twice
+      std::string reason = std::string(kReasonPrefix) + " reboot: " + r.cause;
+      return act("reboot", node, "scontrol reboot ASAP nextstate=DOWN", [&] { return slurm_.reboot_node(node, reason); });
+    }
+    case NodeAction::PowerDown: {
+      r.program_started = r.remedy_at = unix_now();
+      r.remedy_stage = 1;
+      store_.save_node(r);
+      std::string reason = std::string(kReasonPrefix) + " power cycle: " + r.cause;
+      return act("power_down", node, "POWER_DOWN_FORCE", [&] { return slurm_.power_down_node(node, reason); });
+    }
+    case NodeAction::PowerUp:
+      if (r.program_started == 0) r.program_started = unix_now();
+      r.remedy_at = unix_now();
+      r.remedy_stage = 2;
+      store_.save_node(r);
+      return act("power_up", node, "POWER_UP", [&] { return slurm_.power_up_node(node); });
     case NodeAction::KillProgram:
       return act("kill_program", node, std::to_string(r.program_pid), [&] {
         kill_site_program({r.program_pid, r.program_start_ticks});
@@ -205,13 +239,28 @@ void Controller::apply_node_decision(const NodeDecision& d, NodeRecord& r, const
   if (d.count_failure) {
     if (r.phase == NodePhase::Healthy) {
       r.cause = d.why;
-      r.action = action_for(n, config_);
+      std::string action = action_for(n, config_);
+      // The ladder: a node that fails again within QuarantineWindow after a lifecycle whose action did not hold gets
+      // the next rung (an admin's request is taken as asked).
+      if (!d.admin_request && !r.action.empty() && failures_in_window(r, now, config_) > 0 &&
+          rung_rank(action) <= rung_rank(r.action) && rung_rank(r.action) < 3) {
+        std::string next = escalate(r.action);
+        log(LogLevel::Info, "remediation_escalated", {{"node", r.name}, {"from", action}, {"to", next}, {"why", "failed again after " + r.action}});
+        action = next;
+      }
+      r.action = action;
     }
     if (!d.admin_request) r.failures.push_back(now);
     r.manual = d.admin_request;  // else a failure now drives it, counted like any other
     std::erase_if(r.failures, [&](double at) { return now - at > static_cast<double>(config_.quarantine_window.count()); });
   }
-  if (d.replace_failed && r.program_pid > 0) {
+  if (d.replace_failed && r.action != "replace" && !r.manual) {
+    // Each rung once: a reboot or GPU reset that failed is followed by the next one.
+    std::string next = escalate(r.action);
+    log(LogLevel::Info, "remediation_escalated", {{"node", r.name}, {"from", r.action}, {"to", next}, {"why", d.why}});
+    r.action = next;
+  }
+  if (d.replace_failed && (r.program_pid > 0 || built_in(r.method))) {
     int in_a_row = std::atoi(store_.meta(kReplaceFailuresKey).c_str()) + 1;
     store_.set_meta(kReplaceFailuresKey, std::to_string(in_a_row));
     if (in_a_row >= config_.breaker_replace_failures)
@@ -233,7 +282,10 @@ void Controller::apply_node_decision(const NodeDecision& d, NodeRecord& r, const
   if (d.phase == r.phase) return;
   log(LogLevel::Info, "node_phase", {{"node", r.name}, {"from", to_string(r.phase)}, {"to", to_string(d.phase)}, {"why", d.why}});
   if (observer_ && r.phase != NodePhase::Healthy) observer_->on_node_phase_left(r.phase, now - r.phase_since);
-  if (d.phase == NodePhase::Replacing) r.program_started = 0, r.program_pid = 0, r.program_start_ticks = 0;
+  if (d.phase == NodePhase::Replacing) {
+    r.program_started = 0, r.program_pid = 0, r.program_start_ticks = 0;
+    r.method.clear(), r.remedy_stage = 0, r.remedy_at = 0;
+  }
   if (d.phase == NodePhase::Validating) r.validation_failures = 0, r.validation_job = 0, r.validation_started = 0;
   if (d.phase == NodePhase::Healthy) {
     if (r.phase == NodePhase::Quarantined) r.failures.clear();  // an admin released it: its history is forgiven

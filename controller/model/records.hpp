@@ -92,7 +92,10 @@ struct NodeRecord {
   NodePhase phase = NodePhase::Healthy;
   double phase_since = 0;
   std::string cause;             // the latest failure's cause
-  std::string action;            // "replace" or "reboot": what Replacing runs
+  std::string action;            // "replace", "reboot" or the agent's rung ("reset_gpu", "restart_app")
+  std::string method;            // how Replacing carries it out (recovery/remediation.hpp), fixed when it starts
+  int remedy_stage = 0;          // power_cycle: 1 powering down, 2 powering up (0: not started)
+  double remedy_at = 0;          // when the current stage was requested
   std::vector<double> failures;  // when failures began (within QuarantineWindow)
   int validation_failures = 0;   // in the current lifecycle
   int program_pid = 0;           // the replace/reboot program (a child of this process, unless restarted since)

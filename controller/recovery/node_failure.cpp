@@ -11,9 +11,11 @@ bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.
 // Reasons slurmctld writes itself (node_mgr.c, job_mgr.c, ping_nodes.c). Anything else on a DOWN/FAIL node came
 // from a person (or another tool) and is theirs.
 bool is_slurm_reason(const std::string& r) {
-  static constexpr std::array<std::string_view, 8> kSlurmReasons = {
+  static constexpr std::array<std::string_view, 10> kSlurmReasons = {
       "Not responding", "Kill task failed", "Node unexpectedly rebooted", "Prolog error", "Epilog error",
-      "batch job complete failure", "NO NETWORK ADDRESS FOUND", "Job credential expired"};
+      "batch job complete failure", "NO NETWORK ADDRESS FOUND", "Job credential expired",
+      // A reboot or power-up (ours, or anyone's) that did not come back within ResumeTimeout.
+      "reboot timed out", "ResumeTimeout reached"};
   if (r.empty()) return true;
   for (auto s : kSlurmReasons)
     if (starts_with(r, s)) return true;

@@ -115,17 +115,39 @@ const std::string& program_command(const NodeRecord& r, const Config& config) {
 
 namespace {
 
-NodeDecision decide_replacing(const NodeRecord& r, const Node& n, const NodeObservation& seen, const NodeContext& ctx) {
-  if (ctx.breaker_open) return stay(r);
-  // Started at, but no identity recorded: the controller stopped between the two, and the program, which waits
-  // for its identity to be recorded, never ran. It is started again.
-  bool never_ran = r.program_started != 0 && r.program_pid == 0 && !program_command(r, *ctx.config).empty();
-  if (r.program_started == 0 || never_ran) {
-    double failed_at = r.failures.empty() ? r.phase_since : r.failures.back();
-    bool settling = !r.manual && ctx.now - failed_at < static_cast<double>(ctx.config->breaker_settle.count());
-    if (settling) return stay(r);
-    return go(P::Replacing, NodeAction::StartProgram, r.action);
+// How long Slurm itself takes to give its verdict on a reboot or a power-up (its `field` timeout), and a margin for
+// that verdict to reach us: past it, the action failed even if Slurm said nothing.
+double slurm_deadline(const NodeContext& ctx, uint32_t SlurmSettings::*field, uint32_t fallback) {
+  uint32_t t = ctx.slurm ? ctx.slurm->*field : fallback;
+  return static_cast<double>(t) + 30 + 2 * static_cast<double>(ctx.config->poll_interval.count()) / 1000;
+}
+
+bool has(const std::string& s, const char* what) { return s.find(what) != std::string::npos; }
+
+NodeDecision replaced(const std::string& why) {
+  NodeDecision d = go(P::Validating, NodeAction::None, why, "node_replaced");
+  d.replace_succeeded = true;
+  return d;
+}
+
+// The first step of the method: the program (or, for none and the agent's rungs, the start of the wait), Slurm's
+// reboot, or the power cycle (our reservation first: POWER_DOWN_FORCE clears DRAIN).
+NodeDecision start_method(Method m, const NodeRecord& r, const Node& n, const NodeObservation& seen) {
+  NodeDecision d;
+  switch (m) {
+    case Method::Reboot: d = go(P::Replacing, NodeAction::Reboot, "Slurm's reboot"); break;
+    case Method::PowerCycle:
+      if (!seen.reservation_exists) d = go(P::Replacing, NodeAction::Reserve, "maintenance reservation before the power cycle");
+      else if (n.powered_down && !n.powering_down) d = go(P::Replacing, NodeAction::PowerUp, "already powered down: power up");
+      else d = go(P::Replacing, NodeAction::PowerDown, "power cycle: power down");
+      break;
+    default: d = go(P::Replacing, NodeAction::StartProgram, r.action); break;
   }
+  d.method = to_string(m);
+  return d;
+}
+
+NodeDecision decide_program(const NodeRecord& r, const Node& n, const NodeObservation& seen, const NodeContext& ctx) {
   bool timed_out = ctx.now - r.program_started > static_cast<double>(ctx.config->replace_timeout.count());
   ProgramState state = seen.program ? seen.program->state : ProgramState::Gone;
   if (state == ProgramState::Failed)
@@ -136,13 +158,71 @@ NodeDecision decide_replacing(const NodeRecord& r, const Node& n, const NodeObse
     d.action = NodeAction::KillProgram;
     return d;
   }
-  if (fresh_slurmd(n, r)) {
-    NodeDecision d = go(P::Validating, NodeAction::None, "fresh slurmd registered", "node_replaced");
-    d.replace_succeeded = true;
-    return d;
-  }
+  if (fresh_slurmd(n, r)) return replaced("fresh slurmd registered");
   if (timed_out) return replace_failed("no fresh slurmd registered within ReplaceTimeout");
   return stay(r);
+}
+
+// Slurm's reboot is done when the node registered with a boot after the request and the REBOOT flags are gone;
+// Slurm sets it DOWN "reboot timed out" after ResumeTimeout.
+NodeDecision decide_reboot(const NodeRecord& r, const Node& n, const NodeContext& ctx) {
+  bool booted = n.boot_time + 1 >= static_cast<std::time_t>(r.program_started) && !n.reboot_requested &&
+                !n.reboot_issued && !n.not_responding && n.base != NodeBase::Unknown;
+  if (booted) return replaced("rebooted by Slurm (boot time " + std::to_string(n.boot_time) + ")");
+  if (has(n.reason, "reboot timed out")) return replace_failed("Slurm: reboot timed out (ResumeTimeout)");
+  if (ctx.now - r.program_started > slurm_deadline(ctx, &SlurmSettings::resume_timeout, 60))
+    return replace_failed("not rebooted within ResumeTimeout");
+  return stay(r);
+}
+
+NodeDecision decide_power_cycle(const NodeRecord& r, const Node& n, const NodeObservation& seen, const NodeContext& ctx) {
+  if (r.remedy_stage <= 1) {
+    if (n.powered_down && !n.powering_down) {
+      NodeDecision d = go(P::Replacing, NodeAction::PowerUp, "powered down: power up");
+      return d;
+    }
+    if (!seen.reservation_exists) return go(P::Replacing, NodeAction::Reserve, "maintenance reservation lost: again");
+    if (ctx.now - r.remedy_at > slurm_deadline(ctx, &SlurmSettings::suspend_timeout, 30))
+      return replace_failed("not powered down within SuspendTimeout");
+    return stay(r);
+  }
+  if (has(n.reason, "ResumeTimeout reached")) return replace_failed("Slurm: ResumeTimeout reached: the node did not come back");
+  bool up = !n.powered_down && !n.powering_up && !n.not_responding && n.base != NodeBase::Unknown &&
+            n.slurmd_start_time + 1 >= static_cast<std::time_t>(r.remedy_at);
+  if (up) return replaced("powered up: a fresh slurmd registered");
+  if (ctx.now - r.remedy_at > slurm_deadline(ctx, &SlurmSettings::resume_timeout, 60))
+    return replace_failed("not powered up within ResumeTimeout");
+  return stay(r);
+}
+
+NodeDecision decide_gpu_reset(const NodeRecord& r, const Node& n, const NodeContext& ctx) {
+  if (has(n.reason, kResetDone)) return replaced("GPU reset by the agent");
+  if (has(n.reason, kResetFailed)) return replace_failed("the agent's GPU reset failed: " + n.reason);
+  if (ctx.now - r.program_started > static_cast<double>(ctx.config->replace_timeout.count()))
+    return replace_failed("no GPU reset reported by the agent within ReplaceTimeout");
+  return stay(r);
+}
+
+NodeDecision decide_replacing(const NodeRecord& r, const Node& n, const NodeObservation& seen, const NodeContext& ctx) {
+  if (ctx.breaker_open) return stay(r);
+  auto recorded = parse_method(r.method);
+  Method m = recorded && *recorded != Method::Auto ? *recorded : resolve_method(r.action, r.name, *ctx.config, ctx.slurm);
+  // Started at, but no identity recorded: the controller stopped between the two, and the program, which waits
+  // for its identity to be recorded, never ran. It is started again.
+  bool never_ran = m == Method::Program && r.program_started != 0 && r.program_pid == 0 && !program_command(r, *ctx.config).empty();
+  if (r.program_started == 0 || never_ran) {
+    double failed_at = r.failures.empty() ? r.phase_since : r.failures.back();
+    bool settling = !r.manual && ctx.now - failed_at < static_cast<double>(ctx.config->breaker_settle.count());
+    if (settling) return stay(r);
+    return start_method(m, r, n, seen);
+  }
+  switch (m) {
+    case Method::Reboot: return decide_reboot(r, n, ctx);
+    case Method::PowerCycle: return decide_power_cycle(r, n, seen, ctx);
+    case Method::GpuReset: return decide_gpu_reset(r, n, ctx);
+    case Method::Restart: return replaced("an application fault (" + r.cause + "): the node is kept");
+    default: return decide_program(r, n, seen, ctx);
+  }
 }
 
 NodeDecision validation_failed(const NodeRecord& r, const NodeContext& ctx, NodeAction action, const std::string& why) {
@@ -156,6 +236,7 @@ NodeDecision validation_failed(const NodeRecord& r, const NodeContext& ctx, Node
 NodeDecision decide_validating(const NodeRecord& r, const Node& n, const NodeObservation& seen, const NodeContext& ctx) {
   if (ctx.breaker_open) return stay(r);
   if (ctx.config->validation_program.empty()) {
+    if (r.owns_reservation && seen.reservation_exists) return go(P::Validating, NodeAction::Unreserve, "no ValidationProgram");
     if (n.out_of_service()) return go(P::Validating, NodeAction::Resume, "no ValidationProgram: returned as registered");
     return go(P::Healthy, NodeAction::None, "returned to service (no ValidationProgram)", "node_returned");
   }
@@ -194,6 +275,9 @@ const char* to_string(NodeAction a) {
     case NodeAction::Down: return "down";
     case NodeAction::StartProgram: return "start_program";
     case NodeAction::KillProgram: return "kill_program";
+    case NodeAction::Reboot: return "reboot";
+    case NodeAction::PowerDown: return "power_down";
+    case NodeAction::PowerUp: return "power_up";
     case NodeAction::Reserve: return "reserve";
     case NodeAction::Resume: return "resume";
     case NodeAction::SubmitValidation: return "submit_validation";

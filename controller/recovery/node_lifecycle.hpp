@@ -18,6 +18,7 @@
 #include <string>
 
 #include "actions/site_program.hpp"
+#include "recovery/remediation.hpp"
 #include "config/config.hpp"
 #include "model/cluster.hpp"
 #include "model/records.hpp"
@@ -29,6 +30,9 @@ enum class NodeAction {
   Drain,             // DRAIN with `detail` as the reason
   Down,              // DOWN with `detail` (the drain timed out: its jobs are killed, requeue-able ones requeued)
   StartProgram,      // run ReplaceProgram / RebootProgram (record.action); none configured: just wait
+  Reboot,            // Slurm's reboot of the node (method reboot)
+  PowerDown,         // POWER_DOWN_FORCE (method power_cycle)
+  PowerUp,           // POWER_UP, once powered down
   KillProgram,       // the program ran past ReplaceTimeout
   Reserve,           // create the maintenance reservation autoresume-<node>
   Resume,            // clear DRAIN/DOWN (inside our reservation, so that only the validation job can run)
@@ -51,6 +55,7 @@ struct NodeContext {
   double now = 0;
   const Config* config = nullptr;
   bool breaker_open = false;  // no replace, validate or release; observation and drains go on
+  const SlurmSettings* slurm = nullptr;  // slurm.conf's reboot and power saving (nullptr: not read yet)
 };
 
 struct NodeDecision {
@@ -59,6 +64,7 @@ struct NodeDecision {
   std::string detail;  // drain/down reason
   std::string why;     // for the log and the event
   std::string event;   // non-empty: record this event
+  std::string method;  // non-empty: the remediation method Replacing starts with (recorded)
   bool count_failure = false;       // a failure begins now (counted against QuarantineAfter)
   bool admin_request = false;       // with count_failure: an admin's Action:Replace/Reboot, not a failure (manual)
   bool replace_failed = false;      // the program failed or timed out (BreakerReplaceFailures)

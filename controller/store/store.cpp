@@ -154,6 +154,9 @@ void Store::migrate() {
       {"jobs", "startup", "REAL NOT NULL DEFAULT 0"},
       {"jobs", "redone_steps", "INTEGER NOT NULL DEFAULT 0"},
       {"jobs", "hangs", "INTEGER NOT NULL DEFAULT 0"},
+      {"nodes", "method", "TEXT NOT NULL DEFAULT ''"},
+      {"nodes", "remedy_stage", "INTEGER NOT NULL DEFAULT 0"},
+      {"nodes", "remedy_at", "REAL NOT NULL DEFAULT 0"},
   };
   for (const auto& c : kAdded) {
     Statement info(db_, (std::string("SELECT 1 FROM pragma_table_info('") + c.table + "') WHERE name=?").c_str());
@@ -260,7 +263,8 @@ std::map<std::string, NodeRecord> Store::load_nodes() {
   std::map<std::string, NodeRecord> out;
   Statement st(db_,
                "SELECT name, phase, phase_since, cause, action, failures, validation_failures, program_pid, "
-               "program_started, validation_job, validation_started, owns_reservation, manual, program_start_ticks FROM nodes");
+               "program_started, validation_job, validation_started, owns_reservation, manual, program_start_ticks, "
+               "method, remedy_stage, remedy_at FROM nodes");
   while (st.step()) {
     NodeRecord r;
     r.name = st.text(0);
@@ -277,6 +281,9 @@ std::map<std::string, NodeRecord> Store::load_nodes() {
     r.owns_reservation = st.integer(11) != 0;
     r.manual = st.integer(12) != 0;
     r.program_start_ticks = static_cast<uint64_t>(st.integer(13));
+    r.method = st.text(14);
+    r.remedy_stage = static_cast<int>(st.integer(15));
+    r.remedy_at = st.real(16);
     out[r.name] = r;
   }
   return out;
@@ -286,12 +293,13 @@ void Store::save_node(const NodeRecord& r) {
   Statement st(db_,
                "INSERT OR REPLACE INTO nodes (name, phase, phase_since, cause, action, failures, validation_failures, "
                "program_pid, program_started, validation_job, validation_started, owns_reservation, manual, "
-               "program_start_ticks) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+               "program_start_ticks, method, remedy_stage, remedy_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
   st.bind(1, r.name).bind(2, std::string(to_string(r.phase))).bind(3, r.phase_since).bind(4, r.cause);
   st.bind(5, r.action).bind(6, join_times(r.failures)).bind(7, int64_t{r.validation_failures});
   st.bind(8, int64_t{r.program_pid}).bind(9, r.program_started).bind(10, int64_t{r.validation_job});
   st.bind(11, r.validation_started).bind(12, int64_t{r.owns_reservation}).bind(13, int64_t{r.manual});
   st.bind(14, static_cast<int64_t>(r.program_start_ticks));
+  st.bind(15, r.method).bind(16, int64_t{r.remedy_stage}).bind(17, r.remedy_at);
   st.step();
 }
 

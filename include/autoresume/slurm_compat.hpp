@@ -160,6 +160,14 @@ inline constexpr int kSpankInitFailureMode = ESPANK_JOB_FAILURE;
 inline constexpr int kSpankInitFailureMode = 0;
 #endif
 
+// Power saving through slurm_update_node, what `scontrol update state=POWER_DOWN_FORCE|POWER_UP` sends: the same
+// bits from 22.05 to 26.05. (21.08 renamed the states: POWER_SAVE became POWERED_DOWN, POWER_UP POWERING_UP, and
+// the request bits POWER_DOWN/POWER_UP were added; 24.05 added `scontrol power up|down` as another spelling of the
+// same request; 26.05 adds slurm.conf's PowerAction, ctl_conf.power_action_name, which changes what the power
+// programs do, not the request.) A reboot has no public call in any release: the adapter runs scontrol.
+inline constexpr uint32_t kPowerDownForce = NODE_STATE_POWER_DOWN | NODE_STATE_POWERED_DOWN;
+inline constexpr uint32_t kPowerUp = NODE_STATE_POWER_UP;
+
 // How a job asks for a GRES in tres_per_node: "gres:gpu:2" up to 23.02, "gres/gpu:2" since 23.11 (what
 // srun --gres writes there: gres_prepend_tres_type).
 #if SLURM_VERSION_NUMBER >= SLURM_VERSION_NUM(23, 11, 0)
