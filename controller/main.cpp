@@ -76,10 +76,26 @@ int check_slurm_config(const Config& config) {
     std::cerr << "autoresumed: slurmctld: " << settings.error().message << "\n";
     return 1;
   }
+  int rc = 0;
+  // The built-in remediation methods: what slurm.conf offers, and what `auto` picks for a replace and a reboot.
+  auto power = settings->power_cycle_missing();
+  std::cout << "autoresumed: power_cycle (POWER_DOWN_FORCE, POWER_UP through power saving): "
+            << (power.empty() ? "available" : "unavailable") << "\n";
+  for (const auto& line : power) std::cout << "  - " << line << "\n";
+  std::cout << "autoresumed: reboot (scontrol reboot, slurm.conf's RebootProgram): "
+            << (settings->reboot_program.empty() ? "unavailable (no RebootProgram)" : "available") << "\n";
+  for (const char* action : {"replace", "reboot"}) {
+    std::string node = "(a node)";
+    Method m = resolve_method(action, node, config, &*settings);
+    std::cout << "autoresumed: Action:" << (std::string(action) == "replace" ? "Replace" : "Reboot") << " by "
+              << to_string(m) << (m == Method::None ? " (waits for the node's slurmd to come back)" : "") << "\n";
+    bool asked_power = (std::string(action) == "replace" ? config.replace_method : config.reboot_method).fallback == Method::PowerCycle;
+    if (asked_power && !power.empty()) rc = 3;
+  }
   auto missing = settings->in_place_missing();
   if (missing.empty()) {
     std::cout << "autoresumed: in-place retry of srun --auto-resume=1 steps: available\n";
-    return 0;
+    return rc;
   }
   std::cout << "autoresumed: in-place retry of srun --auto-resume=1 steps: unavailable"
             << (config.in_place_retry ? " (such jobs are requeued whole instead):" : " (and InPlaceRetry=no):") << "\n";
@@ -89,9 +105,16 @@ int check_slurm_config(const Config& config) {
 
 // Said once at start, where an admin looks: a feature the configuration asks for that slurm.conf does not allow.
 void report_slurm_settings(SlurmClient& slurm, const Config& config) {
-  if (!config.in_place_retry) return;
   auto settings = slurm.load_settings();
   if (!settings) return;  // slurmctld not up yet: the loop says so
+  auto power = settings->power_cycle_missing();
+  bool asks_power = config.replace_method.fallback == Method::PowerCycle || config.reboot_method.fallback == Method::PowerCycle;
+  for (const auto& [glob, m] : config.replace_method.rules) asks_power |= m == Method::PowerCycle;
+  for (const auto& [glob, m] : config.reboot_method.rules) asks_power |= m == Method::PowerCycle;
+  if (asks_power)
+    for (const auto& line : power)
+      log(LogLevel::Warning, "power_cycle_unavailable", {{"missing", line}, {"effect", "power cycles fail"}});
+  if (!config.in_place_retry) return;
   for (const auto& line : settings->in_place_missing())
     log(LogLevel::Warning, "in_place_unavailable", {{"missing", line}, {"effect", "steps that asked are requeued whole"}});
 }

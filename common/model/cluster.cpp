@@ -86,6 +86,16 @@ uint32_t Node::gpu_count() const {
   return static_cast<uint32_t>(std::min<uint64_t>(total, UINT32_MAX));
 }
 
+std::vector<std::string> SlurmSettings::power_cycle_missing() const {
+  std::vector<std::string> out;
+  if (suspend_program.empty()) out.push_back("no SuspendProgram (power saving is off)");
+  if (resume_program.empty()) out.push_back("no ResumeProgram (power saving is off)");
+  if (powered_down_hidden)
+    out.push_back("PrivateData lacks cloud: slurmctld hides powered-down CLOUD nodes, so a node cannot be followed "
+                  "through its power cycle (Slurm 22.05; later releases always show them)");
+  return out;
+}
+
 }  // namespace autoresume
 
 namespace autoresume {

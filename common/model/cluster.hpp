@@ -150,7 +150,11 @@ struct SlurmSettings {
   std::string resume_program;
   uint32_t resume_timeout = 60;   // ResumeTimeout (s): a reboot or power-up not done by then is Slurm's failure
   uint32_t suspend_timeout = 30;  // SuspendTimeout (s)
+  bool powered_down_hidden = false;  // powered-down CLOUD nodes missing from slurm_load_node (22.05 without
+                                     // PrivateData=cloud): a power cycle cannot be followed
   bool power_saving() const { return !suspend_program.empty() && !resume_program.empty(); }
+  // What a power cycle needs, one line each (empty: it works).
+  std::vector<std::string> power_cycle_missing() const;
   // permit_job_expansion, and an accounting database: a resized job waits for its new db_index, which only
   // slurmdbd gives (without it any later update of the job is refused).
   bool can_expand_jobs() const;

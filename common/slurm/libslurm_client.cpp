@@ -486,6 +486,7 @@ Result<SlurmSettings> LibSlurmClient::load_settings() {
   s.resume_program = str(conf->resume_program);
   s.resume_timeout = conf->resume_timeout;
   s.suspend_timeout = conf->suspend_timeout;
+  s.powered_down_hidden = compat::powered_down_cloud_nodes_hidden(conf);
   compat::free_ctl_conf(conf);
   return s;
 }

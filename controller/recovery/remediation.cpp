@@ -89,7 +89,7 @@ Method resolve_method(const std::string& action, const std::string& node, const 
   bool reboot = action == "reboot";
   Method m = (reboot ? config.reboot_method : config.replace_method).for_node(node);
   if (m != Method::Auto) return m;
-  bool power = slurm && slurm->power_saving();
+  bool power = slurm && slurm->power_cycle_missing().empty();
   bool slurm_reboot = slurm && !slurm->reboot_program.empty();
   if (reboot) {
     if (!config.reboot_program.empty()) return Method::Program;

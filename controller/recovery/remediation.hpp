@@ -12,7 +12,8 @@
 //   none         nothing: wait for a slurmd to register again (a person or another tool brings it back)
 //   gpu_reset    the agent's rung: it resets the GPU on the drained, idle node and says how it went in the reason
 //   restart      the agent's rung for an application-level XID: the jobs are requeued, the node is not touched
-//   auto         ReplaceProgram if set, else power_cycle where slurm.conf has power saving, else reboot where it
+//   auto         ReplaceProgram if set, else power_cycle where slurm.conf has power saving (and, on 22.05,
+//                PrivateData=cloud: SlurmSettings::power_cycle_missing), else reboot where it
 //                has a RebootProgram, else none (for a reboot: RebootProgram, then Slurm's reboot, power cycle,
 //                ReplaceProgram, none)
 #pragma once

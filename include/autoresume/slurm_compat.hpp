@@ -168,6 +168,17 @@ inline constexpr int kSpankInitFailureMode = 0;
 inline constexpr uint32_t kPowerDownForce = NODE_STATE_POWER_DOWN | NODE_STATE_POWERED_DOWN;
 inline constexpr uint32_t kPowerUp = NODE_STATE_POWER_UP;
 
+// Whether slurmctld hides powered-down CLOUD nodes from slurm_load_node, even with SHOW_ALL and for root: up to
+// 22.05 it does unless slurm.conf says PrivateData=cloud (PRIVATE_CLOUD_NODES); 23.02 made them always visible and
+// dropped the flag. A hidden node cannot be watched through a power cycle.
+inline bool powered_down_cloud_nodes_hidden([[maybe_unused]] const slurm_conf_t* conf) {
+#ifdef PRIVATE_CLOUD_NODES
+  return (conf->private_data & PRIVATE_CLOUD_NODES) == 0;
+#else
+  return false;
+#endif
+}
+
 // How a job asks for a GRES in tres_per_node: "gres:gpu:2" up to 23.02, "gres/gpu:2" since 23.11 (what
 // srun --gres writes there: gres_prepend_tres_type).
 #if SLURM_VERSION_NUMBER >= SLURM_VERSION_NUM(23, 11, 0)

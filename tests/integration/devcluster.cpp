@@ -62,6 +62,9 @@ DevCluster::DevCluster(const std::string& name, ClusterOptions o) : dir_(std::st
   for (const auto& line : o.extra_conf) cmd += " --extra-conf '" + line + "'";
   if (o.gpus > 0) cmd += " --gpus " + std::to_string(o.gpus);
   if (o.accounting) cmd += " --accounting";
+  if (o.power_save) cmd += " --power-save";
+  if (o.resume_timeout > 0) cmd += " --resume-timeout " + std::to_string(o.resume_timeout);
+  if (o.reboot_program) cmd += " --reboot-program";
   // A cluster left by a killed earlier run of this same test would hold the directory.
   run(source_dir() + "/scripts/devcluster down --dir " + dir_);
   auto r = run(cmd);

@@ -40,6 +40,9 @@ struct ClusterOptions {
   int slurmd_timeout = 10;
   int gpus = 0;  // a count-only gpu GRES per node (scripts/devcluster --gpus)
   bool accounting = false;  // a real slurmdbd on a real MariaDB (scripts/devcluster --accounting)
+  bool power_save = false;  // CLOUD nodes with power saving (scripts/devcluster --power-save)
+  int resume_timeout = 0;   // its ResumeTimeout; 0: devcluster's default
+  bool reboot_program = false;  // slurm.conf's RebootProgram (scripts/devcluster --reboot-program)
 };
 
 class DevCluster {

@@ -25,6 +25,10 @@ struct ResumeCluster {
   ResumeCluster(ClusterOptions o, const std::string& name, const std::string& controller_env = "") : c(name, std::move(o)) {
     c.start_controller({}, controller_env);
   }
+  ResumeCluster(ClusterOptions o, const std::string& name, const std::vector<std::string>& controller_conf)
+      : c(name, std::move(o)) {
+    c.start_controller(controller_conf, "");
+  }
   static ClusterOptions options(const std::string& name, int nodes) {
     ClusterOptions o;
     o.plugstack = plugstack_with_plugin(name);
