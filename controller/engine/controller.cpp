@@ -144,10 +144,10 @@ void Controller::tick() {
   for (const auto& [name, f] : failed_) trouble.insert(name);
   trouble.insert(suspects_.begin(), suspects_.end());
   if (!sweep_if_due(trouble, now)) return;
+  read_settings(now);   // before the lifecycles: the remediation method of a node that failed at start needs it
   handle_lifecycles();  // with the breaker open: failures recorded and drained, nothing replaced or validated
   report_breaker();
   if (open || breaker_.open()) return;  // jobs still adopted by the sweep; acted on once an admin resets it
-  read_settings(now);
   probe_suspects();
   probe_silent(silent, now);
   handle_jobs();

@@ -213,7 +213,7 @@ NodeDecision decide_replacing(const NodeRecord& r, const Node& n, const NodeObse
   if (r.program_started == 0 || never_ran) {
     double failed_at = r.failures.empty() ? r.phase_since : r.failures.back();
     bool settling = !r.manual && ctx.now - failed_at < static_cast<double>(ctx.config->breaker_settle.count());
-    if (settling) return stay(r);
+    if (settling || m == Method::Auto) return stay(r);  // Auto: slurm.conf not read yet (slurmctld busy)
     return start_method(m, r, n, seen);
   }
   switch (m) {

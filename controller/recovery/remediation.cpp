@@ -89,6 +89,8 @@ Method resolve_method(const std::string& action, const std::string& node, const 
   bool reboot = action == "reboot";
   Method m = (reboot ? config.reboot_method : config.replace_method).for_node(node);
   if (m != Method::Auto) return m;
+  bool program = !config.replace_program.empty() || (reboot && !config.reboot_program.empty());
+  if (!slurm && !program) return Method::Auto;  // slurm.conf not read yet: decided once it is
   bool power = slurm && slurm->power_cycle_missing().empty();
   bool slurm_reboot = slurm && !slurm->reboot_program.empty();
   if (reboot) {

@@ -50,7 +50,7 @@ inline constexpr const char* kResetFailed = "[reset_gpu: failed";
 
 struct Config;
 // The method for `action` on `node`: what the configuration says, `auto` resolved with slurm.conf's machinery
-// (nullptr: not known yet; auto then means the site programs or none).
+// (nullptr: not read yet; Auto is returned where the answer depends on it).
 Method resolve_method(const std::string& action, const std::string& node, const Config& config, const SlurmSettings* slurm);
 
 // The next action when `action` failed or did not hold (the node failed again): restart_app -> reset_gpu ->

@@ -555,3 +555,197 @@ TEST_CASE("lifecycle: after a restart the previous program is watched by pid and
   CHECK(kill(before.program_pid, 0) != 0);
   CHECK(c.has_event("replace_failed"));
 }
+
+namespace {
+
+// Slurm's power saving in the fake: SuspendProgram and ResumeProgram set.
+void power_saving(Cluster& c) {
+  c.slurm.settings.suspend_program = "/opt/cloud/suspend";
+  c.slurm.settings.resume_program = "/opt/cloud/resume";
+  c.slurm.settings.resume_timeout = 60;
+  c.restart();
+}
+
+// What Slurm and the ResumeProgram do after a power-up: a new instance registers, its slurmd and boot fresh.
+void powered_up(Cluster& c, const std::string& n) {
+  auto& node = c.slurm.nodes[n];
+  node.powering_up = false;
+  node.not_responding = false;
+  node.base = NodeBase::Idle;
+  node.boot_time = node.slurmd_start_time = std::time(nullptr) + 1;
+}
+
+bool journaled(Cluster& c, const std::string& kind, const std::string& target) {
+  for (const auto& a : c.store->actions())
+    if (a.kind == kind && a.target == target && a.state == "done") return true;
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("lifecycle: power cycle: reserved first, POWER_DOWN_FORCE, POWER_UP once off, then validation", "[lifecycle][remediation]") {
+  Cluster c;
+  power_saving(c);
+  c.dies("n2");
+  Calls all;
+  auto ticks = [&](int n) {
+    for (int i = 0; i < n; ++i)
+      for (auto& call : c.tick()) all.push_back(call);
+  };
+  ticks(4);
+  // POWER_DOWN_FORCE clears DRAIN: the node is inside our reservation first, so that nothing starts on it.
+  CHECK(all == Calls{"drain n2 autoresume: slurmd not responding", "reserve autoresume-n2 n2",
+                     "power_down n2 autoresume: power cycle: slurmd not responding"});
+  CHECK(c.record("n2").method == "power_cycle");
+  CHECK(c.record("n2").remedy_stage == 1);
+  CHECK(c.tick().empty());  // powering down: waits
+  c.slurm.nodes["n2"].powering_down = false;  // SuspendProgram done
+  CHECK(c.tick() == Calls{"power_up n2"});
+  CHECK(c.record("n2").remedy_stage == 2);
+  CHECK(c.tick().empty());  // powering up: waits
+  CHECK(c.phase("n2") == NodePhase::Replacing);
+  powered_up(c, "n2");
+  all.clear();
+  ticks(3);
+  CHECK(c.has_event("node_replaced"));
+  CHECK(journaled(c, "power_down", "n2"));
+  CHECK(journaled(c, "power_up", "n2"));
+  // Up inside the reservation (POWER_UP clears the drain; nothing to resume): validated there.
+  CHECK(all == Calls{"submit autoresume-validate-n2 n2 autoresume-n2"});
+  c.validation_ends("n2", 0);
+  CHECK(c.tick() == Calls{"unreserve autoresume-n2"});
+  CHECK(c.phase("n2") == NodePhase::Healthy);
+}
+
+TEST_CASE("lifecycle: a power-up Slurm gives up on (ResumeTimeout reached) is a failed action, then quarantine",
+          "[lifecycle][remediation]") {
+  Cluster c;
+  power_saving(c);
+  c.config.quarantine_after = 2;
+  c.restart();
+  c.dies("n3");
+  c.tick(), c.tick(), c.tick();  // drained, replacing, reserved
+  c.tick();                      // power down
+  c.slurm.nodes["n3"].powering_down = false;
+  CHECK(c.tick() == Calls{"power_up n3"});
+  auto& n = c.slurm.nodes["n3"];
+  n.powering_up = false, n.powered_down = true, n.base = NodeBase::Down;
+  n.reason = "ResumeTimeout reached";
+  c.tick();
+  CHECK(c.has_event("replace_failed"));
+  // The death and the failed power-up: QuarantineAfter=2. Our reservation goes, the node stays out for a human.
+  for (int i = 0; i < 4 && c.phase("n3") != NodePhase::Quarantined; ++i) c.tick();
+  CHECK(c.phase("n3") == NodePhase::Quarantined);
+  c.tick();
+  CHECK(c.slurm.reservations.empty());
+  CHECK(c.slurm.nodes["n3"].drain);
+  CHECK(c.slurm.nodes["n3"].reason.rfind("autoresume: quarantined", 0) == 0);
+}
+
+TEST_CASE("lifecycle: a power-up that never registers fails after ResumeTimeout even if Slurm says nothing",
+          "[lifecycle][remediation][timeout]") {
+  Cluster c;
+  power_saving(c);
+  c.config.breaker_replace_failures = 10;
+  c.slurm.settings.resume_timeout = 0;  // the margin (30 s) is what is left: the start is moved back past it
+  c.restart();
+  c.dies("n3");
+  c.tick(), c.tick(), c.tick(), c.tick();
+  c.slurm.nodes["n3"].powering_down = false;
+  CHECK(c.tick() == Calls{"power_up n3"});
+  CHECK(c.tick().empty());
+  CHECK_FALSE(c.has_event("replace_failed"));
+  NodeRecord r = c.record("n3");
+  r.remedy_at -= 200;
+  c.store->save_node(r);
+  c.restart();
+  Calls calls = c.tick();
+  CHECK(c.has_event("replace_failed"));
+  // Not quarantined yet (2 failures of 3): the next attempt starts over with a power down.
+  bool again = false;
+  for (const auto& call : calls) again |= call.rfind("power_down n3 ", 0) == 0;
+  CHECK(again);
+}
+
+TEST_CASE("lifecycle: Action:Reboot through Slurm's reboot: done on a boot after the request, once", "[lifecycle][remediation]") {
+  Cluster c;
+  c.slurm.settings.reboot_program = "/usr/sbin/ipmi-reboot";
+  c.restart();
+  auto& n = c.slurm.nodes["n1"];
+  n.drain = true;
+  n.reason = "Action:Reboot";
+  Calls calls;
+  for (int i = 0; i < 3; ++i)
+    for (auto& call : c.tick()) calls.push_back(call);
+  // Taken over (drained with our reason), then rebooted by Slurm, once.
+  REQUIRE(calls.size() == 2);
+  CHECK(calls[0].rfind("drain n1 autoresume: ", 0) == 0);
+  CHECK(calls[1].rfind("reboot n1 autoresume: reboot: ", 0) == 0);
+  CHECK(c.record("n1").method == "reboot");
+  CHECK(c.tick().empty());  // asked, not booted: waits, never asks twice
+  c.restart();              // a crash after the request: the journal says it was asked
+  CHECK(c.tick().empty());
+  n.reboot_requested = false;
+  n.boot_time = n.slurmd_start_time = std::time(nullptr) + 1;
+  c.tick();
+  CHECK(c.phase("n1") == NodePhase::Validating);
+  CHECK(c.has_event("node_replaced"));
+}
+
+TEST_CASE("lifecycle: Slurm's 'reboot timed out' is a failed reboot", "[lifecycle][remediation]") {
+  Cluster c;
+  c.slurm.settings.reboot_program = "/usr/sbin/ipmi-reboot";
+  c.config.breaker_replace_failures = 10;
+  c.restart();
+  auto& n = c.slurm.nodes["n1"];
+  n.drain = true;
+  n.reason = "Action:Reboot";
+  c.tick(), c.tick(), c.tick();
+  n.reboot_requested = false;
+  n.base = NodeBase::Down;
+  n.reason = "reboot timed out";
+  c.tick();
+  CHECK(c.has_event("replace_failed"));
+  CHECK(c.record("n1").failures.size() == 1);  // counted toward quarantine (an admin's request is not a failure)
+}
+
+TEST_CASE("lifecycle: the agent's reset_gpu rung: no action of ours, done when the agent says so", "[lifecycle][remediation]") {
+  Cluster c;
+  power_saving(c);  // a power cycle is available, and still not used for a GPU reset
+  auto& n = c.slurm.nodes["n4"];
+  n.drain = true;
+  n.reason = "autoresume: gpu0: xid 62 [reset_gpu]";
+  c.tick();
+  CHECK(c.record("n4").action == "reset_gpu");
+  c.tick();  // replacing
+  CHECK(c.tick().empty());
+  CHECK(c.record("n4").method == "gpu_reset");
+  CHECK(c.tick().empty());  // the agent has not said yet
+  n.reason = "autoresume: gpu0: xid 62 [reset_gpu: done]";
+  c.tick();
+  CHECK(c.phase("n4") == NodePhase::Validating);
+}
+
+TEST_CASE("lifecycle: a node failing again after a rung that did not hold climbs the ladder", "[lifecycle][remediation]") {
+  Cluster c;
+  c.config.quarantine_after = 5;
+  c.restart();
+  auto& n = c.slurm.nodes["n4"];
+  n.drain = true;
+  n.reason = "autoresume: gpu0: xid 13 [restart_app]";
+  c.tick();
+  CHECK(c.record("n4").action == "restart_app");
+  for (int i = 0; i < 4 && c.phase("n4") != NodePhase::Validating; ++i) c.tick();
+  REQUIRE(c.phase("n4") == NodePhase::Validating);
+  c.tick(), c.tick();  // reserve, resume, submit
+  c.tick();
+  c.validation_ends("n4", 0);
+  c.tick();
+  REQUIRE(c.phase("n4") == NodePhase::Healthy);
+
+  // The same fault again within the window: the application restart did not hold, the GPU is reset this time.
+  n.drain = true;
+  n.reason = "autoresume: gpu0: xid 13 [restart_app]";
+  c.tick();
+  CHECK(c.record("n4").action == "reset_gpu");
+}
