@@ -7,6 +7,7 @@
 #include <atomic>
 #include <iostream>
 #include <set>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "checks/checks.hpp"
@@ -164,7 +165,22 @@ int run(int argc, char** argv) {
                      "when it clears) once it lasted this many seconds")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 86400.0));
-  daemon->add_option("--xid", xids, "critical XID numbers (repeatable; default: 48 63 64 74 79 92 94 95 119 120)");
+  run.watch.ladder_state = "/var/lib/autoresume-agent/ladder.json";
+  daemon->add_option("--xid", xids, "critical XID numbers (repeatable; default: the XID ladder's, see --xid-ladder)");
+  std::string xid_ladder, reset_command = "nvidia-smi -r -i {gpu}";
+  double ladder_window_h = 24, reset_timeout_s = 120;
+  daemon->add_option("--xid-ladder", xid_ladder,
+                     "a file of \"XID RUNG\" lines over the built-in table (RUNG: restart_app, reset_gpu, reboot, "
+                     "replace, none)");
+  daemon->add_option("--ladder-state", run.watch.ladder_state, "where the rungs tried per GPU are kept across restarts")
+      ->capture_default_str();
+  daemon->add_option("--ladder-window", ladder_window_h, "hours a tried rung is remembered (a fault after that starts "
+                     "at its own rung again)")->capture_default_str()->check(CLI::Range(0.0, 24.0 * 365));
+  daemon->add_option("--gpu-reset-command", reset_command,
+                     "the reset_gpu rung's command, words split on spaces, {gpu} for the index; run once the node is "
+                     "drained and idle; exit 0 means done")->capture_default_str();
+  daemon->add_option("--gpu-reset-timeout", reset_timeout_s, "seconds before the reset command is killed (failed)")
+      ->capture_default_str()->check(CLI::Range(1.0, 3600.0));
   auto* dexp = daemon->add_option("--expected-gpus", expected, "fail unless exactly this many GPUs are seen");
   daemon->add_option("--disk", disks, "PATH:SIZE, fail when PATH has less free space (repeatable)");
   daemon->add_option("--memory-min-mb", mem_min_mb, "fail when less memory is available (MiB)")->capture_default_str();
@@ -202,6 +218,23 @@ int run(int argc, char** argv) {
     run.watch.temp_for = std::chrono::milliseconds(static_cast<long long>(temp_for_s * 1000));
     run.watch.resource_for = std::chrono::milliseconds(static_cast<long long>(resource_for_s * 1000));
     if (!xids.empty()) run.watch.critical_xids = std::set<unsigned long long>(xids.begin(), xids.end());
+    if (!xid_ladder.empty()) {
+      auto table = load_xid_table(xid_ladder);
+      if (!table) {
+        std::cerr << "autoresume-agent: --xid-ladder " << table.error().message << "\n";
+        return 2;
+      }
+      run.watch.xid_table = *table;
+    }
+    run.watch.ladder_window_s = ladder_window_h * 3600;
+    run.gpu_reset_command.clear();
+    std::istringstream words(reset_command);
+    for (std::string w; words >> w;) run.gpu_reset_command.push_back(w);
+    if (run.gpu_reset_command.empty()) {
+      std::cerr << "autoresume-agent: --gpu-reset-command: expected a command, got \"" << reset_command << "\"\n";
+      return 2;
+    }
+    run.gpu_reset_timeout = std::chrono::milliseconds(static_cast<long long>(reset_timeout_s * 1000));
     run.interval = std::chrono::milliseconds(static_cast<long long>(interval_s * 1000));
     run.heartbeat_interval = std::chrono::milliseconds(static_cast<long long>(heartbeat_s * 1000));
     signal(SIGTERM, on_stop);

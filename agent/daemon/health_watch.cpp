@@ -1,9 +1,18 @@
 #include "daemon/health_watch.hpp"
 
+#include <ctime>
+
 namespace autoresume::agent {
 
-HealthWatch::HealthWatch(const nvml::Library& lib, WatchSettings settings) : lib_(lib), settings_(std::move(settings)) {
-  if (!lib_.available()) return;
+HealthWatch::HealthWatch(const nvml::Library& lib, WatchSettings settings)
+    : lib_(lib), settings_(std::move(settings)), ladder_(settings_.ladder_state, settings_.ladder_window_s) {
+  if (settings_.critical_xids.empty())
+    for (const auto& [xid, rung] : settings_.xid_table) settings_.critical_xids.insert(xid);
+  open_events();
+}
+
+void HealthWatch::open_events() {
+  if (!lib_.available() || events_) return;
   unsigned count = 0;
   if (lib_.device_count(&count) != nvml::kSuccess || lib_.event_set_create(&events_) != nvml::kSuccess) {
     events_ = nullptr;
@@ -16,9 +25,12 @@ HealthWatch::HealthWatch(const nvml::Library& lib, WatchSettings settings) : lib
   }
 }
 
-HealthWatch::~HealthWatch() {
+void HealthWatch::close_events() {
   if (events_) lib_.event_set_free(events_);
+  events_ = nullptr;
 }
+
+HealthWatch::~HealthWatch() { close_events(); }
 
 std::optional<XidSeen> HealthWatch::wait_xid(std::chrono::milliseconds timeout) {
   if (!events_) return std::nullopt;
@@ -38,9 +50,14 @@ std::optional<XidSeen> HealthWatch::wait_xid(std::chrono::milliseconds timeout) 
   return x;
 }
 
-void HealthWatch::record_xid(const XidSeen& x) {
+void HealthWatch::record_xid(const XidSeen& x, double wall_now) {
   last_xid_[x.gpu] = x.xid;
-  if (x.critical && !critical_xid_.count(x.gpu)) critical_xid_[x.gpu] = x.xid;
+  if (!x.critical || critical_xid_.count(x.gpu)) return;  // a burst of XIDs is one fault
+  Latched l{x.xid, std::nullopt};
+  auto rung = settings_.xid_table.find(x.xid);
+  if (rung != settings_.xid_table.end())
+    l.rung = ladder_.choose(x.gpu, rung->second, wall_now != 0 ? wall_now : static_cast<double>(std::time(nullptr)));
+  critical_xid_[x.gpu] = l;
 }
 
 std::vector<CheckResult> HealthWatch::poll(std::chrono::steady_clock::time_point now) {
@@ -64,8 +81,9 @@ std::vector<CheckResult> HealthWatch::poll(std::chrono::steady_clock::time_point
       r.detail += " for " + std::to_string(hot_for.count() / 1000) + " s";
     }
   }
-  for (const auto& [gpu, xid] : critical_xid_)
-    results.push_back({"gpu" + std::to_string(gpu), Verdict::Fail, "xid " + std::to_string(xid)});
+  for (const auto& [gpu, l] : critical_xid_)
+    results.push_back({"gpu" + std::to_string(gpu), Verdict::Fail,
+                       "xid " + std::to_string(l.xid) + (l.rung ? std::string(" [") + to_string(*l.rung) + "]" : "")});
   auto host = host_checks(settings_.thresholds);
   for (auto& r : host) {
     if (!r.resource || r.verdict != Verdict::Fail) {

@@ -15,6 +15,7 @@
 #include "daemon/progress.hpp"
 #include "node_drain.hpp"
 #include "slurm/libslurm_client.hpp"
+#include "util/command.hpp"
 #include "util/log.hpp"
 
 namespace autoresume::agent {
@@ -63,7 +64,46 @@ struct Latest {
   std::vector<GpuReading> gpus;
   std::vector<CheckResult> checks;
   std::map<unsigned, unsigned long long> last_xid;
+  std::map<std::pair<std::string, std::string>, uint64_t> remediation;  // (rung, outcome) -> count
 };
+
+// Whether `reason` is our drain for a critical XID of `gpu` ("autoresume: gpu0: xid 62 [reset_gpu]").
+bool names_gpu_xid(const std::string& reason, unsigned gpu) {
+  return reason.rfind(std::string(kReasonPrefix) + " gpu" + std::to_string(gpu) + ": xid ", 0) == 0;
+}
+
+// The reset_gpu rung on `gpu`, once the node is drained by us for it and idle (no job left on it: Slurm says IDLE).
+// Returns the outcome ("done" or "failed"), or nothing while the node is not ready.
+std::optional<std::string> reset_when_idle(const RunSettings& s, SlurmClient& slurm, HealthWatch& watch, unsigned gpu) {
+  auto nodes = slurm.load_nodes();
+  if (!nodes) return std::nullopt;
+  const Node* n = (*nodes)->find(s.node);
+  const std::string asked = std::string("[") + to_string(Rung::ResetGpu) + "]";
+  if (!n || !n->drain || n->base != NodeBase::Idle || !names_gpu_xid(n->reason, gpu)) return std::nullopt;
+  auto at = n->reason.rfind(asked);
+  if (at == std::string::npos) return std::nullopt;
+  std::vector<std::string> argv;
+  for (auto arg : s.gpu_reset_command) {
+    for (auto p = arg.find("{gpu}"); p != std::string::npos; p = arg.find("{gpu}")) arg.replace(p, 5, std::to_string(gpu));
+    argv.push_back(arg);
+  }
+  watch.close_events();  // an NVML client holding the device can make the reset refuse
+  auto ran = run_command(argv, s.gpu_reset_timeout);
+  watch.open_events();
+  std::string why = !ran ? ran.error().message
+                         : ran->exit_code == 0 ? ""
+                                               : "exit " + std::to_string(ran->exit_code) + ": " + ran->output.substr(0, 120);
+  std::string outcome = why.empty() ? "done" : "failed";
+  std::string verdict = why.empty() ? "[reset_gpu: done]" : "[reset_gpu: failed: " + why + "]";
+  for (auto& c : verdict)
+    if (c == '\n' || c == '\r') c = ' ';
+  std::string reason = n->reason.substr(0, at) + verdict;
+  auto st = slurm.drain_node(s.node, reason);
+  log(why.empty() ? LogLevel::Info : LogLevel::Warning, "gpu_reset",
+      {{"node", s.node}, {"gpu", std::to_string(gpu)}, {"outcome", outcome}, {"why", why},
+       {"reason", st ? reason : "not written: " + st.error().message}});
+  return outcome;
+}
 
 // The cluster the controller's credentials are bound to: --cluster, else Slurm's ClusterName (asked until known).
 class ClusterName {
@@ -156,7 +196,7 @@ int run_daemon(const std::string& nvml_lib, const RunSettings& s, const std::ato
     }
     metrics.Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
       std::lock_guard lock(latest.mutex);
-      res.set_content(render_metrics(s.node, latest.gpus, latest.checks, lib->available(), latest.last_xid),
+      res.set_content(render_metrics(s.node, latest.gpus, latest.checks, lib->available(), latest.last_xid, latest.remediation),
                       "text/plain; version=0.0.4");
     });
     if (!metrics.bind_to_port(addr->first.c_str(), addr->second)) {
@@ -170,6 +210,8 @@ int run_daemon(const std::string& nvml_lib, const RunSettings& s, const std::ato
   if (!s.controller_url.empty()) heartbeat_thread = std::thread([&] { heartbeats(s, cluster, stopping); });
 
   std::string drained;  // the reason we last drained with
+  std::set<unsigned> reset_tried;  // GPUs whose reset failed: not tried again (the controller climbs the ladder)
+  bool ladder_warned = false;
   bool check_resource_drain = true;  // on start too: a restarted agent undrains what a previous one left
   while (!stopping) {
     auto now = std::chrono::steady_clock::now();
@@ -196,6 +238,33 @@ int run_daemon(const std::string& nvml_lib, const RunSettings& s, const std::ato
       if (what.rfind("drained ", 0) == 0 || what.rfind("already drained", 0) == 0) drained = reason;
       check_resource_drain |= reason_class(reason) == ReasonClass::Resource;
       if (!s.controller_url.empty()) post(s, cluster.get(), "/v1/wake");
+      for (const auto& [gpu, l] : watch.latched())
+        if (l.rung && names_gpu_xid(reason, gpu)) {
+          std::lock_guard lock(latest.mutex);
+          ++latest.remediation[{to_string(*l.rung), l.rung == Rung::ResetGpu ? "asked" : "requested"}];
+        }
+    }
+    if (!watch.ladder_save_error().empty() && !ladder_warned)
+      log(LogLevel::Warning, "ladder_state_unsaved", {{"error", watch.ladder_save_error()}, {"effect", "forgotten at restart"}});
+    ladder_warned = !watch.ladder_save_error().empty();
+    // The rungs the agent carries out itself.
+    auto latched = watch.latched();
+    for (const auto& [gpu, l] : latched) {
+      if (!l.rung || !names_gpu_xid(drained, gpu)) continue;
+      if (*l.rung == Rung::RestartApp) {
+        watch.release(gpu);  // drained: the controller requeues its jobs and returns the node after validation
+        log(LogLevel::Info, "restart_app", {{"node", s.node}, {"gpu", std::to_string(gpu)}, {"xid", std::to_string(l.xid)}});
+      } else if (*l.rung == Rung::ResetGpu && !reset_tried.count(gpu)) {
+        auto outcome = reset_when_idle(s, slurm, watch, gpu);
+        if (!outcome) continue;
+        reset_tried.insert(gpu);
+        {
+          std::lock_guard lock(latest.mutex);
+          ++latest.remediation[{"reset_gpu", *outcome}];
+        }
+        if (*outcome == "done") watch.release(gpu), reset_tried.erase(gpu);  // a later fault on it starts over
+        if (!s.controller_url.empty()) post(s, cluster.get(), "/v1/wake");
+      }
     }
     // Until the next poll, XID events: one arriving ends the wait, so it is acted on within milliseconds.
     auto next = now + s.interval;

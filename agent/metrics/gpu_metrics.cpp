@@ -1,5 +1,6 @@
 #include "metrics/gpu_metrics.hpp"
 
+#include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
@@ -8,7 +9,8 @@ namespace autoresume::agent {
 
 std::string render_metrics(const std::string& node, const std::vector<GpuReading>& gpus,
                            const std::vector<CheckResult>& checks, bool nvml_available,
-                           const std::map<unsigned, unsigned long long>& last_xid) {
+                           const std::map<unsigned, unsigned long long>& last_xid,
+                           const std::map<std::pair<std::string, std::string>, uint64_t>& remediation) {
   using prometheus::BuildGauge;
   prometheus::Registry r;
   auto& temperature = BuildGauge().Name("autoresume_gpu_temperature_celsius").Help("GPU temperature (DCGM_FI_DEV_GPU_TEMP)").Register(r);
@@ -42,6 +44,13 @@ std::string render_metrics(const std::string& node, const std::vector<GpuReading
       remap_failed.Add(l).Set(g.remapped_rows->failed ? 1 : 0);
     }
   }
+  auto& rungs = prometheus::BuildCounter()
+                    .Name("autoresume_agent_remediation_total")
+                    .Help("The GPU ladder's rungs this agent chose or carried out, by rung and outcome (requested: left to "
+                          "the controller; done / failed: the agent's own GPU reset)")
+                    .Register(r);
+  for (const auto& [key, n] : remediation)
+    rungs.Add({{"node", node}, {"rung", key.first}, {"outcome", key.second}}).Increment(static_cast<double>(n));
   for (const auto& c : checks) check.Add({{"node", node}, {"check", c.name}, {"verdict", to_string(c.verdict)}}).Set(1);
   return prometheus::TextSerializer().Serialize(r.Collect());
 }

@@ -13,6 +13,7 @@ namespace autoresume::agent {
 
 std::string render_metrics(const std::string& node, const std::vector<GpuReading>& gpus,
                            const std::vector<CheckResult>& checks, bool nvml_available,
-                           const std::map<unsigned, unsigned long long>& last_xid = {});
+                           const std::map<unsigned, unsigned long long>& last_xid = {},
+                           const std::map<std::pair<std::string, std::string>, uint64_t>& remediation = {});
 
 }  // namespace autoresume::agent

@@ -124,6 +124,15 @@ double slurm_deadline(const NodeContext& ctx, uint32_t SlurmSettings::*field, ui
 
 bool has(const std::string& s, const char* what) { return s.find(what) != std::string::npos; }
 
+// Slurm's own verdict on a reboot or power-up of ours, given after `since`: it appends ": reboot timed out" to the
+// reboot's reason, and replaces the reason with "ResumeTimeout reached". Our own reasons quote earlier verdicts
+// ("autoresume: reboot: Slurm: reboot timed out ..."): only Slurm's form, and only a new one, counts.
+bool slurm_verdict(const Node& n, const std::string& verdict, double since) {
+  bool fresh = n.reason_time == 0 || static_cast<double>(n.reason_time) + 1 >= since;
+  bool ends = n.reason.size() >= verdict.size() && n.reason.compare(n.reason.size() - verdict.size(), verdict.size(), verdict) == 0;
+  return fresh && (n.reason == verdict || (ends && n.reason.rfind(kReasonPrefix, 0) == 0 && has(n.reason, " : " )));
+}
+
 NodeDecision replaced(const std::string& why) {
   NodeDecision d = go(P::Validating, NodeAction::None, why, "node_replaced");
   d.replace_succeeded = true;
@@ -169,7 +178,7 @@ NodeDecision decide_reboot(const NodeRecord& r, const Node& n, const NodeContext
   bool booted = n.boot_time + 1 >= static_cast<std::time_t>(r.program_started) && !n.reboot_requested &&
                 !n.reboot_issued && !n.not_responding && n.base != NodeBase::Unknown;
   if (booted) return replaced("rebooted by Slurm (boot time " + std::to_string(n.boot_time) + ")");
-  if (has(n.reason, "reboot timed out")) return replace_failed("Slurm: reboot timed out (ResumeTimeout)");
+  if (slurm_verdict(n, "reboot timed out", r.program_started)) return replace_failed("Slurm gave up on the reboot (ResumeTimeout)");
   if (ctx.now - r.program_started > slurm_deadline(ctx, &SlurmSettings::resume_timeout, 60))
     return replace_failed("not rebooted within ResumeTimeout");
   return stay(r);
@@ -186,7 +195,8 @@ NodeDecision decide_power_cycle(const NodeRecord& r, const Node& n, const NodeOb
       return replace_failed("not powered down within SuspendTimeout");
     return stay(r);
   }
-  if (has(n.reason, "ResumeTimeout reached")) return replace_failed("Slurm: ResumeTimeout reached: the node did not come back");
+  if (slurm_verdict(n, "ResumeTimeout reached", r.remedy_at))
+    return replace_failed("Slurm gave up on the power-up (ResumeTimeout): the node did not come back");
   bool up = !n.powered_down && !n.powering_up && !n.not_responding && n.base != NodeBase::Unknown &&
             n.slurmd_start_time + 1 >= static_cast<std::time_t>(r.remedy_at);
   if (up) return replaced("powered up: a fresh slurmd registered");

@@ -50,7 +50,7 @@ TEST_CASE("(agent run) XID 79 on a node of an auto-resume job: its agent drains 
   REQUIRE(wait_until(5s, [&] { return rc.c.node(victim).drain; }));
   // Speed is measured by bench/agent_latency, not asserted here; the reason shows whose drain it was.
   WARN("drained " << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s after the XID");
-  CHECK(rc.c.node(victim).reason == "autoresume: gpu0: xid 79");
+  CHECK(rc.c.node(victim).reason == "autoresume: gpu0: xid 79 [reboot]");
   REQUIRE(wait_until(30s, [&] {
     Job j = rc.c.job(id);
     return j.state == JobState::Running && j.restart_count == 1;

@@ -89,7 +89,7 @@ TEST_CASE("watch: XIDs arrive through the event set, only critical ones fail the
   CHECK(bus->critical);
   auto failed = find(watch.poll(now), "gpu1");
   CHECK(failed.verdict == Verdict::Fail);
-  CHECK(failed.detail == "xid 79");
+  CHECK(failed.detail == "xid 79 [reboot]");  // the ladder's rung for a GPU fallen off the bus
   CHECK(watch.last_xid().at(0) == 13);
   CHECK(watch.last_xid().at(1) == 79);
   CHECK(find(watch.poll(now + 60s), "gpu1").verdict == Verdict::Fail);  // it stays failed

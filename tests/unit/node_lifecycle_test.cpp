@@ -631,6 +631,7 @@ TEST_CASE("lifecycle: a power-up Slurm gives up on (ResumeTimeout reached) is a 
   auto& n = c.slurm.nodes["n3"];
   n.powering_up = false, n.powered_down = true, n.base = NodeBase::Down;
   n.reason = "ResumeTimeout reached";
+  n.reason_time = std::time(nullptr);
   c.tick();
   CHECK(c.has_event("replace_failed"));
   // The death and the failed power-up: QuarantineAfter=2. Our reservation goes, the node stays out for a human.
@@ -703,10 +704,18 @@ TEST_CASE("lifecycle: Slurm's 'reboot timed out' is a failed reboot", "[lifecycl
   c.tick(), c.tick(), c.tick();
   n.reboot_requested = false;
   n.base = NodeBase::Down;
-  n.reason = "reboot timed out";
-  c.tick();
+  n.reason = "autoresume: reboot: admin Action:Reboot : reboot issued : reboot timed out";  // Slurm appends
+  n.reason_time = std::time(nullptr);
+  Calls calls = c.tick();
   CHECK(c.has_event("replace_failed"));
   CHECK(c.record("n1").failures.size() == 1);  // counted toward quarantine (an admin's request is not a failure)
+  // The next rung (replace: no program, so it waits); the old verdict, quoted in a reason of ours, is not a new
+  // failure: the lifecycle does not spin through failures (which would trip the breaker).
+  c.tick(), c.tick();
+  int failed = 0;
+  for (const auto& e : c.store->events()) failed += e.kind == "replace_failed";
+  CHECK(failed == 1);
+  CHECK(c.phase("n1") == NodePhase::Replacing);
 }
 
 TEST_CASE("lifecycle: the agent's reset_gpu rung: no action of ours, done when the agent says so", "[lifecycle][remediation]") {
