@@ -3,6 +3,7 @@
 // sustained one does; heartbeats find a dead node in seconds, an agent dying alone is only reported; a real
 // Prometheus scrapes the agents and promtool accepts what they serve.
 #include "catch_compat.hpp"
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -151,4 +152,39 @@ TEST_CASE("(agent run) a sustained disk shortage drains as a resource: no requeu
   CHECK(rc.c.node("n2").drain);  // still short there
   CHECK(read_file(rc.c.dir() + "/log/agent-n1.log").find("event=resource_cleared") != std::string::npos);
   rc.c.sh("scancel " + std::to_string(id));
+}
+
+// The ladder's reset_gpu rung end to end: the agent names the rung in its drain, the controller waits in Replacing
+// (no program, no power cycle), the agent resets the GPU once the node is drained and idle and says so in the
+// reason, and the node is validated and returned. The reset command is a script here (never a real GPU reset).
+TEST_CASE("(agent run) XID 62: the agent resets the GPU on the drained idle node, the node is validated and returned",
+          "[agent-run][ladder]") {
+  const std::string name = "agent-reset";
+  ResumeCluster rc(name, {"BreakerSettle=0s", "ValidationProgram=" + binary_dir() + "/agent/autoresume-agent check"}, "", 2);
+  std::string marker = rc.c.dir() + "/reset.calls";
+  std::string script = rc.c.dir() + "/reset-gpu.sh";
+  std::ofstream(script) << "#!/bin/sh\necho \"$*\" >>" << marker << "\n";
+  run("chmod +x " + script);
+  start_agents(rc.c, " --agent-arg=--gpu-reset-command='" + script + " -r -i {gpu}'");
+  uint32_t blocker = rc.c.sbatch("-N1 -w n2 -o /dev/null --wrap 'sleep 600'");
+  rc.wait_running(blocker);
+  set_gpu(rc.c, "n2", 40, R"([{"id": 1, "gpu": 0, "xid": 62}])");
+  REQUIRE(wait_until(10s, [&] { return rc.c.node("n2").drain; }));
+  CHECK(rc.c.node("n2").reason == "autoresume: gpu0: xid 62 [reset_gpu]");
+  std::this_thread::sleep_for(3s);
+  CHECK_FALSE(std::filesystem::exists(marker));  // a job is still on the node: no reset under it
+  rc.c.sh("scancel " + std::to_string(blocker));
+
+  REQUIRE(wait_until(60s, [&] { return rc.events("node_validated").size() == 1; }));
+  CHECK(read_file(marker) == "-r -i 0\n");  // once, for GPU 0
+  CHECK(rc.events("node_replaced").size() == 1);
+  CHECK(rc.actions("power_down").empty());
+  Node n2 = rc.c.node("n2");
+  CHECK_FALSE(n2.drain);
+  CHECK(n2.reason.empty());
+  auto metrics = run("curl -s " + trim(read_file(rc.c.dir() + "/agent-n2.url")) + "/metrics");
+  CHECK(metrics.out.find("autoresume_agent_remediation_total{node=\"n2\",outcome=\"done\",rung=\"reset_gpu\"} 1") !=
+        std::string::npos);
+  std::this_thread::sleep_for(2s);  // released after the reset: the agent does not drain again
+  CHECK_FALSE(rc.c.node("n2").drain);
 }
