@@ -138,6 +138,7 @@ bool Controller::step_node_once(NodeRecord& r, const Node& n) {
 
 Status Controller::run_node_action(const NodeDecision& d, NodeRecord& r, const Node& n) {
   const std::string& node = r.name;
+  if (!d.method.empty() && r.method.empty() && observer_) observer_->on_remediation(r.action, d.method, "started");
   if (!d.method.empty()) r.method = d.method;
   switch (d.action) {
     case NodeAction::Drain:
@@ -268,6 +269,8 @@ void Controller::apply_node_decision(const NodeDecision& d, NodeRecord& r, const
                     std::to_string(config_.breaker_replace_failures) + "), last on " + r.name);
   }
   if (d.replace_succeeded) store_.set_meta(kReplaceFailuresKey, "0");
+  if ((d.replace_succeeded || d.replace_failed) && observer_ && !r.method.empty())
+    observer_->on_remediation(r.action, r.method, d.replace_succeeded ? "succeeded" : "failed");
   if (d.validation_failed) {
     ++r.validation_failures;
     r.validation_job = 0;

@@ -71,6 +71,9 @@ class ControllerObserver {
   virtual void on_node_phase_left(NodePhase phase, double seconds) = 0;
   // A failure of a job that reports progress cost it `seconds` of work since its last checkpoint and `steps`.
   virtual void on_lost_work(double /*seconds*/, uint64_t /*steps*/) {}
+  // A node's remediation: `action` (replace, reboot, reset_gpu, restart_app) by `method` (recovery/remediation.hpp)
+  // started, succeeded or failed.
+  virtual void on_remediation(const std::string& /*action*/, const std::string& /*method*/, const std::string& /*outcome*/) {}
 };
 
 // Several observers behind one (the metrics and the notifier).
@@ -91,6 +94,9 @@ class ObserverList final : public ControllerObserver {
   }
   void on_lost_work(double seconds, uint64_t steps) override {
     for (auto* o : observers_) o->on_lost_work(seconds, steps);
+  }
+  void on_remediation(const std::string& action, const std::string& method, const std::string& outcome) override {
+    for (auto* o : observers_) o->on_remediation(action, method, outcome);
   }
 
  private:

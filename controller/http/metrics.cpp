@@ -86,6 +86,11 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
     replacements_->Add({{"result", result}});
     validations_->Add({{"result", result}});
   }
+  remediation_ = &BuildCounter()
+                      .Name("autoresume_remediation_total")
+                      .Help("Node remediations by action (replace, reboot, reset_gpu, restart_app), method (program, "
+                            "power_cycle, reboot, none, gpu_reset, restart) and outcome (started, succeeded, failed)")
+                      .Register(r);
   quarantines_ = &BuildCounter().Name("autoresume_quarantines_total").Help("Nodes quarantined for a human").Register(r);
   quarantines_->Add({});
   breaker_trips_ = &BuildCounter().Name("autoresume_breaker_trips_total").Help("Times the circuit breaker opened").Register(r);
@@ -210,6 +215,11 @@ void Metrics::on_lost_work(double seconds, uint64_t steps) {
   std::lock_guard lock(mutex_);
   lost_work_->Increment(std::max(0.0, seconds));
   redone_steps_->Increment(static_cast<double>(steps));
+}
+
+void Metrics::on_remediation(const std::string& action, const std::string& method, const std::string& outcome) {
+  std::lock_guard lock(mutex_);
+  remediation_->Add({{"action", action}, {"method", method}, {"outcome", outcome}}).Increment();
 }
 
 void Metrics::on_node_phase_left(NodePhase phase, double seconds) {

@@ -30,6 +30,7 @@ class Metrics final : public ControllerObserver {
   void on_job_recovered(double seconds) override;
   void on_node_phase_left(NodePhase phase, double seconds) override;
   void on_lost_work(double seconds, uint64_t steps) override;
+  void on_remediation(const std::string& action, const std::string& method, const std::string& outcome) override;
 
   // The failure cause as a bounded label value.
   static std::string cause_label(const std::string& cause);
@@ -47,6 +48,7 @@ class Metrics final : public ControllerObserver {
   DynamicGauges node_phases_, job_phases_, slurm_nodes_, oldest_pending_, job_goodput_, job_lost_work_;
   prometheus::Gauge* goodput_;
   prometheus::Counter* lost_work_;
+  prometheus::Family<prometheus::Counter>* remediation_;
   prometheus::Counter* redone_steps_;
   prometheus::Counter* recovery_seconds_;
   prometheus::Counter* hangs_;

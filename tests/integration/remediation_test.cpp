@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "devcluster.hpp"
+#include "prometheus.hpp"
 #include "resume_cluster.hpp"
 
 using namespace autoresume;
@@ -75,6 +76,10 @@ TEST_CASE("(remediation a) power saving: a killed node is power cycled (no Repla
   CHECK(n2.boot_time >= killed_at);  // a new instance: it reported a boot after the kill
   CHECK_FALSE(has_reservation(rc.c, "autoresume-n2"));
   CHECK(rc.c.job(id).nodes == std::vector<std::string>{"n1", "n2"});
+  auto metrics = run("curl -s " + trim(read_file(rc.c.dir() + "/autoresume.url")) + "/metrics");
+  for (const char* outcome : {"started", "succeeded"})
+    CHECK(metrics.out.find(std::string("autoresume_remediation_total{action=\"replace\",method=\"power_cycle\",outcome=\"") +
+                           outcome + "\"} 1") != std::string::npos);
 
   REQUIRE(wait_until(60s, [&] { return rc.c.job(id).state == JobState::Completed; }));
   check_steps_resumed_once(rc.steps_log(), read_file(rc.c.work_dir() + "/counter.out"), 40);
