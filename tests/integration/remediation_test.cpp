@@ -50,6 +50,10 @@ TEST_CASE("(remediation a) power saving: a killed node is power cycled (no Repla
   ResumeCluster rc(power_save(name, 2), name, {agent_check(), kNoSettle});
   Node before = rc.c.node("n2");
   REQUIRE(before.base == NodeBase::Idle);  // up through the ResumeProgram
+  auto check = rc.c.sh(binary_dir() + "/controller/autoresumed --check-slurm --config " + rc.c.dir() + "/autoresume.conf");
+  INFO(check.out);
+  CHECK(check.out.find("power_cycle (POWER_DOWN_FORCE, POWER_UP through power saving): available") != std::string::npos);
+  CHECK(check.out.find("Action:Replace by power_cycle") != std::string::npos);
   uint32_t id = rc.submit_counter("--auto-resume=1", 40);
   rc.wait_running(id);
   REQUIRE(wait_until(30s, [&] { return rc.checkpoint() >= 8; }));
