@@ -217,6 +217,10 @@ NodeDecision decide_replacing(const NodeRecord& r, const Node& n, const NodeObse
   if (ctx.breaker_open) return stay(r);
   auto recorded = parse_method(r.method);
   Method m = recorded && *recorded != Method::Auto ? *recorded : resolve_method(r.action, r.name, *ctx.config, ctx.slurm);
+  // Slurm's reboot is carried out by the node's own slurmd (it runs RebootProgram there): `auto` does not pick it
+  // for a node whose slurmd is not answering, which would only time out; it waits for the slurmd instead.
+  bool chosen_by_auto = (r.action == "reboot" ? ctx.config->reboot_method : ctx.config->replace_method).for_node(r.name) == Method::Auto;
+  if (!recorded && m == Method::Reboot && chosen_by_auto && n.not_responding) m = Method::None;
   // Started at, but no identity recorded: the controller stopped between the two, and the program, which waits
   // for its identity to be recorded, never ran. It is started again.
   bool never_ran = m == Method::Program && r.program_started != 0 && r.program_pid == 0 && !program_command(r, *ctx.config).empty();

@@ -3,8 +3,9 @@
 //
 //   program      the site's ReplaceProgram / RebootProgram (actions/site_program.hpp)
 //   reboot       Slurm's own reboot: `scontrol reboot ASAP nextstate=DOWN` (slurm.conf's RebootProgram, run by
-//                slurmd); done when the node registers with a boot time after the request; "reboot timed out"
-//                (ResumeTimeout) is a failed action
+//                the node's slurmd: `auto` does not pick it for a node whose slurmd is not answering); done when
+//                the node registers with a boot time after the request; "reboot timed out" (ResumeTimeout) is a
+//                failed action
 //   power_cycle  power saving: POWER_DOWN_FORCE, then POWER_UP once Slurm says powered down (SuspendProgram,
 //                ResumeProgram: on a cloud cluster a new instance); done when a slurmd registers after the
 //                power-up; "ResumeTimeout reached" is a failed action. The node is inside the controller's

@@ -758,3 +758,30 @@ TEST_CASE("lifecycle: a node failing again after a rung that did not hold climbs
   c.tick();
   CHECK(c.record("n4").action == "reset_gpu");
 }
+
+TEST_CASE("lifecycle: auto does not ask Slurm to reboot a node whose slurmd is dead (its slurmd runs RebootProgram)",
+          "[lifecycle][remediation]") {
+  Cluster c;
+  c.slurm.settings.reboot_program = "/usr/sbin/ipmi-reboot";
+  c.restart();
+  c.dies("n2");
+  Calls all;
+  for (int i = 0; i < 4; ++i)
+    for (auto& call : c.tick()) all.push_back(call);
+  CHECK(all == Calls{"drain n2 autoresume: slurmd not responding"});
+  CHECK(c.record("n2").method == "none");  // waits for its slurmd, as before this method existed
+  c.fresh_slurmd("n2");
+  c.tick();
+  CHECK(c.phase("n2") == NodePhase::Validating);
+
+  // Asked for by name, it is tried all the same.
+  Cluster asked;
+  asked.slurm.settings.reboot_program = "/usr/sbin/ipmi-reboot";
+  asked.config.replace_method = parse_method_choice("reboot").value();
+  asked.restart();
+  asked.dies("n2");
+  bool rebooted = false;
+  for (int i = 0; i < 4; ++i)
+    for (auto& call : asked.tick()) rebooted |= call.rfind("reboot n2 ", 0) == 0;
+  CHECK(rebooted);
+}
