@@ -50,7 +50,11 @@ TEST_CASE("(hang) a stopped rank: requeued as hung, resumed from its checkpoint,
   uint32_t silent = c.sbatch_as(as_user("sbatch --parsable -N1 -o /dev/null --auto-resume=1 --auto-resume-hang-timeout=5 "
                                         "--wrap 'sleep 16'"));
   REQUIRE(wait_until(30s, [&] { return c.job(slow).state == JobState::Running; }));
-  CHECK(parse_intent(c.job(slow).admin_comment)->hang_timeout == 6u);
+  // The job prolog records the intent; Slurm may report RUNNING a moment before the prolog has written it.
+  CHECK(wait_until(15s, [&] {
+    auto intent = parse_intent(c.job(slow).admin_comment);
+    return intent && intent->hang_timeout == 6u;
+  }));
   REQUIRE(wait_until(15s, [&] {
     auto j = job_json(c, slow);
     return j.contains("progress") && j["progress"].is_object();
