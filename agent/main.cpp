@@ -184,7 +184,7 @@ int run(int argc, char** argv) {
   auto* dexp = daemon->add_option("--expected-gpus", expected, "fail unless exactly this many GPUs are seen");
   daemon->add_option("--disk", disks, "PATH:SIZE, fail when PATH has less free space (repeatable)");
   daemon->add_option("--memory-min-mb", mem_min_mb, "fail when less memory is available (MiB)")->capture_default_str();
-  daemon->add_option("--controller", run.controller_url, "the controller's API, for heartbeats and wake-ups (e.g. http://ctl:6828)");
+  daemon->add_option("--controller", run.controller_url, "the controller's API, for heartbeats and wake-ups (e.g. http://ctl:6828); a high-availability pair's as URL,URL: each gets them");
   daemon->add_option("--munge-socket", run.munge_socket, "munged's socket (default: munge's)");
   daemon->add_option("--cluster", run.cluster, "the cluster the controller's credentials name (default: Slurm's ClusterName)");
   daemon->add_option("--heartbeat-interval", heartbeat_s, "seconds between heartbeats")->capture_default_str()->check(CLI::Range(0.1, 3600.0));

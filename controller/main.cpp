@@ -15,6 +15,7 @@
 
 #include "config/config.hpp"
 #include "engine/controller.hpp"
+#include "engine/lease.hpp"
 #include "http/api.hpp"
 #include "http/server.hpp"
 #include "notify/notifier.hpp"
@@ -45,15 +46,24 @@ std::function<void(const std::string&)> crash_hook() {
 }
 
 // Waits for the next tick, serving admin commands as they come; a command or an agent's wake-up is followed by a
-// tick at once.
-void wait_next_tick(CommandQueue& commands, Controller& controller, Store& store, std::chrono::milliseconds d) {
+// tick at once. The lease is renewed (or, standby, watched) about once a second meanwhile; a change of role ends
+// the wait. A standby answers commands with 503: the active one acts.
+void wait_next_tick(CommandQueue& commands, Controller& controller, Store& store, Leadership& leader,
+                    std::chrono::milliseconds d) {
   auto until = std::chrono::steady_clock::now() + d;
+  bool was_active = leader.active();
   while (!stopping && std::chrono::steady_clock::now() < until) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
     bool woken = commands.wait_for(std::min(left, std::chrono::milliseconds(100)));  // an agent saw a fault
     auto queued = commands.take();
-    serve_commands(queued, controller, store);
-    if (woken || !queued.empty()) return;
+    if (leader.active()) {
+      serve_commands(queued, controller, store);
+    } else {
+      for (auto& c : queued)
+        c->done.set_value(Error{503, "this autoresumed (" + leader.view().host + ") is standby: " + leader.view().why});
+    }
+    if (leader.update() != was_active) return;
+    if (was_active && (woken || !queued.empty())) return;
   }
 }
 
@@ -92,6 +102,11 @@ int check_slurm_config(const Config& config) {
     bool asked_power = (std::string(action) == "replace" ? config.replace_method : config.reboot_method).fallback == Method::PowerCycle;
     if (asked_power && !power.empty()) rc = 3;
   }
+  auto ha = high_availability_missing(config, *settings);
+  std::cout << "autoresumed: high availability (" << settings->controllers.size() << " SlurmctldHost, HighAvailability="
+            << (config.high_availability ? "yes" : "no") << "): " << (ha.empty() ? "ok" : "check") << "\n";
+  for (const auto& line : ha) std::cout << "  - " << line << "\n";
+  if (!ha.empty()) rc = 3;
   auto missing = settings->in_place_missing();
   if (missing.empty()) {
     std::cout << "autoresumed: in-place retry of srun --auto-resume=1 steps: available\n";
@@ -114,6 +129,8 @@ void report_slurm_settings(SlurmClient& slurm, const Config& config) {
   if (asks_power)
     for (const auto& line : power)
       log(LogLevel::Warning, "power_cycle_unavailable", {{"missing", line}, {"effect", "power cycles fail"}});
+  for (const auto& line : high_availability_missing(config, *settings))
+    log(LogLevel::Warning, "high_availability_check", {{"missing", line}});
   if (!config.in_place_retry) return;
   for (const auto& line : settings->in_place_missing())
     log(LogLevel::Warning, "in_place_unavailable", {{"missing", line}, {"effect", "steps that asked are requeued whole"}});
@@ -157,8 +174,10 @@ int run(int argc, char** argv) {
     std::cerr << "autoresumed: " << dir.error().message << "\n";
     return 1;
   }
+  const std::string db_path = config->state_dir + "/autoresume.db";
+  const JournalMode journal = config->high_availability ? JournalMode::Rollback : JournalMode::Wal;
   if (reset_breaker) {
-    auto store = Store::open(config->state_dir + "/autoresume.db");
+    auto store = Store::open(db_path, journal);
     if (!store) {
       std::cerr << "autoresumed: " << store.error().message << "\n";
       return 1;
@@ -177,7 +196,7 @@ int run(int argc, char** argv) {
     return 1;
   }
 
-  auto store = Store::open(config->state_dir + "/autoresume.db");
+  auto store = Store::open(db_path, journal);
   if (!store) {
     log(LogLevel::Error, "startup_failed", {{"error", store.error().message}});
     return 1;
@@ -186,20 +205,23 @@ int run(int argc, char** argv) {
   signal(SIGINT, on_stop_signal);
 
   LibSlurmClient& slurm = **slurm_client;
-  Controller controller(slurm, **store, *config);
-  controller.after_action = crash_hook();
   report_slurm_settings(slurm, *config);
-  log(LogLevel::Info, "started", {{"version", AUTORESUME_VERSION}, {"config", config_path},
-                                  {"state", config->state_dir + "/autoresume.db"}, {"pid", std::to_string(getpid())}});
-  try {
-    controller.recover();
-  } catch (const std::exception& e) {
-    log(LogLevel::Error, "startup_failed", {{"error", e.what()}});
-    return 1;
-  }
+  log(LogLevel::Info, "started", {{"version", AUTORESUME_VERSION}, {"config", config_path}, {"state", db_path},
+                                  {"high_availability", config->high_availability ? "yes" : "no"},
+                                  {"pid", std::to_string(getpid())}});
+  Leadership leader(**store, slurm, *config);
+  // A new Controller on every change of role: taking over starts from the journal, as a restart does.
+  std::unique_ptr<Controller> controller;
+  auto fresh_controller = [&] {
+    auto next = std::make_unique<Controller>(slurm, **store, *config);
+    next->after_action = crash_hook();
+    if (controller) next->carry_counters(*controller);
+    controller = std::move(next);
+  };
+  fresh_controller();
 
   // The API's own connection to the state database (reads of the event history, from the HTTP threads).
-  auto history = Store::open(config->state_dir + "/autoresume.db");
+  auto history = Store::open(db_path, journal);
   if (!history) {
     log(LogLevel::Error, "startup_failed", {{"error", history.error().message}});
     return 1;
@@ -209,13 +231,16 @@ int run(int argc, char** argv) {
   ObserverList observers;
   observers.add(&metrics);
   observers.add(&notifier);
-  controller.set_observer(&observers);
   SnapshotBoard board;
   CommandQueue commands;
   HeartbeatBoard heartbeats;
-  controller.set_heartbeats(&heartbeats);
   ProgressBoard progress;
-  controller.set_progress(&progress);
+  auto wire = [&] {
+    controller->set_observer(&observers);
+    controller->set_heartbeats(&heartbeats);
+    controller->set_progress(&progress);
+  };
+  wire();
   ApiSettings api_settings;
   api_settings.munge_socket = config->munge_socket;
   api_settings.admins = api_admins(*config);
@@ -232,13 +257,26 @@ int run(int argc, char** argv) {
     }
   }
   int rc = 0;
+  bool acting = false;  // this process's controller has recovered the journal and acts
   while (!stopping) {
     try {
-      controller.tick();
-      auto snapshot = controller.snapshot();
+      bool active = leader.update(true);
+      if (active != acting) {
+        fresh_controller();
+        wire();
+        if (active) controller->recover();  // what the previous holder left in flight: read back, not replayed
+        acting = active;
+      }
+      if (acting) controller->tick();
+      else controller->observe_standby();
+      controller->set_role(leader.view());
+      auto snapshot = controller->snapshot();
       metrics.update(*snapshot);
       board.publish(std::move(snapshot));
-      wait_next_tick(commands, controller, **store, controller.next_delay());
+      wait_next_tick(commands, *controller, **store, leader, acting ? controller->next_delay() : config->poll_interval);
+    } catch (const LeaseLost& e) {
+      // Another autoresumed took the lease while this one was acting: nothing more was journaled or sent.
+      leader.lost(e.what());
     } catch (const std::exception& e) {
       // A state database error (read-only or full StateDir): stop, promptly and non-zero, rather than act
       // without a journal; systemd restarts us (Restart=on-failure).

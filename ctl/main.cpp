@@ -17,6 +17,7 @@
 #include "munge/munge_credential.hpp"
 #include "slurm/libslurm_client.hpp"
 #include "util/files.hpp"
+#include "util/strings.hpp"
 
 using nlohmann::json;
 using namespace autoresume;
@@ -62,6 +63,34 @@ Result<std::string> cluster_of(const Options& o) {
   return name;
 }
 
+struct Attempt {
+  CURLcode rc = CURLE_OK;
+  long status = 0;
+  std::string body;
+};
+
+Attempt send(const std::string& base, const std::string& method, const std::string& path, const std::string& query,
+             const std::string& auth, long timeout) {
+  Attempt a;
+  CURL* curl = curl_easy_init();
+  std::string url = base + path + (query.empty() ? "" : "?" + query);
+  curl_slist* headers = auth.empty() ? nullptr : curl_slist_append(nullptr, auth.c_str());
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT, timeout);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &a.body);
+  if (method == "POST") curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
+  a.rc = curl_easy_perform(curl);
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &a.status);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(curl);
+  return a;
+}
+
+// --url may list a high-availability pair (URL,URL): a read goes to the first that answers, a command to the
+// first that is not standby (a standby answers commands with 503).
 Reply request(const Options& o, const std::string& method, const std::string& path, const std::string& query = "") {
   // Reads may be open (ReadAuth=none): without a credential they go out unsigned, and a 401 says why.
   auto cluster = cluster_of(o);
@@ -75,33 +104,32 @@ Reply request(const Options& o, const std::string& method, const std::string& pa
     std::cerr << "autoresumectl: " << cred.error().message << " (--munge-socket or AUTORESUME_MUNGE_SOCKET)\n";
     return {kRefused, {}};
   }
-  CURL* curl = curl_easy_init();
-  std::string url = o.url + path + (query.empty() ? "" : "?" + query), body;
   std::string auth = cred ? "Authorization: MUNGE " + *cred : "";
-  curl_slist* headers = cred ? curl_slist_append(nullptr, auth.c_str()) : nullptr;
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT, o.timeout);
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
-  if (method == "POST") curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
-  CURLcode rc = curl_easy_perform(curl);
-  long status = 0;
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(curl);
-  if (rc != CURLE_OK) {
-    std::cerr << "autoresumectl: cannot reach autoresumed at " << o.url << ": " << curl_easy_strerror(rc)
+  auto urls = split_commas(o.url);
+  if (urls.empty()) urls.push_back(o.url);
+  Attempt a;
+  std::string base, unreachable;
+  for (const auto& u : urls) {
+    base = u;
+    a = send(u, method, path, query, auth, o.timeout);
+    if (a.rc != CURLE_OK) {
+      unreachable += (unreachable.empty() ? "" : "; ") + u + ": " + curl_easy_strerror(a.rc);
+      continue;
+    }
+    if (method != "GET" && a.status == 503 && a.body.find("is standby") != std::string::npos && &u != &urls.back()) continue;
+    break;
+  }
+  if (a.rc != CURLE_OK) {
+    std::cerr << "autoresumectl: cannot reach autoresumed at " << unreachable
               << " (is it running? --url or AUTORESUME_URL)\n";
     return {kUnreachable, {}};
   }
-  json parsed = json::parse(body, nullptr, false);
-  if (status >= 400) {
+  json parsed = json::parse(a.body, nullptr, false);
+  if (a.status >= 400) {
     std::string why = parsed.is_object() && parsed.contains("error") && parsed["error"].is_string()
                           ? parsed["error"].get<std::string>()
-                          : body;
-    std::cerr << "autoresumectl: " << method << " " << path << ": refused (HTTP " << status << "): " << why << "\n";
+                          : a.body;
+    std::cerr << "autoresumectl: " << method << " " << path << ": refused (HTTP " << a.status << "): " << why << "\n";
     return {kRefused, parsed};
   }
   if (parsed.is_discarded()) {
@@ -136,6 +164,15 @@ std::string list(const json& j, const char* key) {
 
 void print_status(const json& s) {
   std::printf("version              %s\n", text(s, "version").c_str());
+  if (s.contains("role") && s["role"].is_object()) {  // absent from a controller older than this tool
+    const json& r = s["role"];
+    const json& l = r.value("lease", json::object());
+    if (r.value("active", true))
+      std::printf("role                 active on %s (lease generation %lld%s)\n", text(r, "host").c_str(),
+                  l.value("generation", 0LL), r.value("high_availability", false) ? ", high availability" : "");
+    else
+      std::printf("role                 STANDBY on %s: %s\n", text(r, "host").c_str(), text(r, "why").c_str());
+  }
   std::printf("slurmctld reachable  %s (last poll %s, %.3f s)\n", s.value("slurmctld_reachable", false) ? "yes" : "NO",
               when(s.value("last_poll", 0.0)).c_str(), s.value("poll_seconds", 0.0));
   bool open = s["breaker"].value("open", false);
@@ -266,7 +303,7 @@ int run(int argc, char** argv) {
   if (const char* m = std::getenv("AUTORESUME_MUNGE_SOCKET")) o.munge_socket = m;
   if (const char* c = std::getenv("AUTORESUME_CLUSTER")) o.cluster = c;
   CLI::App app{"autoresumectl: status and commands of the auto-resume controller (autoresumed)"};
-  app.add_option("--url", o.url, "the controller's API (env AUTORESUME_URL)")->capture_default_str();
+  app.add_option("--url", o.url, "the controller's API; a high-availability pair's as URL,URL (env AUTORESUME_URL)")->capture_default_str();
   app.add_option("--munge-socket", o.munge_socket, "munged's socket (env AUTORESUME_MUNGE_SOCKET; default: munge's)");
   app.add_option("--cluster", o.cluster, "the controller's cluster, which credentials name (env AUTORESUME_CLUSTER; default: Slurm's ClusterName)");
   app.add_flag("--json", o.json_out, "print the controller's JSON");

@@ -17,6 +17,7 @@
 #include "slurm/libslurm_client.hpp"
 #include "util/command.hpp"
 #include "util/log.hpp"
+#include "util/strings.hpp"
 
 namespace autoresume::agent {
 namespace {
@@ -33,13 +34,13 @@ size_t keep(char* data, size_t size, size_t n, void* out) {
 constexpr size_t kJobsPerHeartbeat = 24;
 constexpr size_t kMaxHeartbeatBody = 4000;  // the controller refuses bodies over 4 KiB (controller/http/server.hpp)
 
-// One munge-signed POST to the controller, short timeout. Returns the HTTP status, or 0 if nothing answered.
-long post(const RunSettings& s, const std::string& cluster, const std::string& path, const std::string& body = "",
-          std::string* answer = nullptr) {
+// One munge-signed POST to a controller, short timeout. Returns the HTTP status, or 0 if nothing answered.
+long post_to(const RunSettings& s, const std::string& base, const std::string& cluster, const std::string& path,
+             const std::string& body = "", std::string* answer = nullptr) {
   auto cred = encode_credential(s.munge_socket, credential_payload(cluster, "POST", path));
   if (!cred) return 0;
   CURL* curl = curl_easy_init();
-  std::string url = s.controller_url + path, auth = "Authorization: MUNGE " + *cred;
+  std::string url = base + path, auth = "Authorization: MUNGE " + *cred;
   curl_slist* headers = curl_slist_append(nullptr, auth.c_str());
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   if (!body.empty()) headers = curl_slist_append(headers, "Content-Type: application/json");
@@ -56,6 +57,26 @@ long post(const RunSettings& s, const std::string& cluster, const std::string& p
   curl_slist_free_all(headers);
   curl_easy_cleanup(curl);
   return status;
+}
+
+// The same POST to every controller of --controller (a high-availability pair: the standby keeps the agents'
+// heartbeats and progress too, so that it takes over knowing them). Returns the best status: a 2xx if any.
+long post(const RunSettings& s, const std::string& cluster, const std::string& path, const std::string& body = "",
+          std::string* answer = nullptr) {
+  long best = 0;
+  for (const auto& base : split_commas(s.controller_url)) {
+    std::string got;
+    long status = post_to(s, base, cluster, path, body, &got);
+    if (status >= 200 && status < 300) {
+      if (best < 200 || best >= 300) {
+        best = status;
+        if (answer) *answer = got;
+      }
+    } else if (best == 0 || (best >= 300 && status != 0)) {
+      best = status;
+    }
+  }
+  return best;
 }
 
 // The latest poll, for /metrics (served from the HTTP thread).

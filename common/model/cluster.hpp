@@ -150,6 +150,10 @@ struct SlurmSettings {
   std::string resume_program;
   uint32_t resume_timeout = 60;   // ResumeTimeout (s): a reboot or power-up not done by then is Slurm's failure
   uint32_t suspend_timeout = 30;  // SuspendTimeout (s)
+  // slurmctld and its backups (SlurmctldHost, in order: the first that answers is in control) and what they share.
+  std::vector<std::string> controllers;
+  uint32_t slurmctld_timeout = 120;   // SlurmctldTimeout (s): a backup takes over after this
+  std::string state_save_location;    // StateSaveLocation
   bool powered_down_hidden = false;  // powered-down CLOUD nodes missing from slurm_load_node (22.05 without
                                      // PrivateData=cloud): a power cycle cannot be followed
   bool power_saving() const { return !suspend_program.empty() && !resume_program.empty(); }

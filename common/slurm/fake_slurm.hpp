@@ -70,6 +70,10 @@ class FakeSlurm final : public SlurmClient {
   Result<uint32_t> allocate_expansion(const ExpansionSpec& spec) override;
   Status merge_expansion(uint32_t expansion_job_id) override;
   Result<SlurmSettings> load_settings() override;
+  std::vector<bool> controllers_up = {true};  // ping_controller(i): answers while true
+  Result<bool> ping_controller(int index) override {
+    return index >= 0 && static_cast<size_t>(index) < controllers_up.size() && controllers_up[static_cast<size_t>(index)];
+  }
 
  private:
   std::optional<Error> take_failure();

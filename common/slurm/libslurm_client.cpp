@@ -486,10 +486,15 @@ Result<SlurmSettings> LibSlurmClient::load_settings() {
   s.resume_program = str(conf->resume_program);
   s.resume_timeout = conf->resume_timeout;
   s.suspend_timeout = conf->suspend_timeout;
+  for (uint32_t i = 0; i < conf->control_cnt; ++i) s.controllers.push_back(str(conf->control_machine[i]));
+  s.slurmctld_timeout = conf->slurmctld_timeout;
+  s.state_save_location = str(conf->state_save_location);
   s.powered_down_hidden = compat::powered_down_cloud_nodes_hidden(conf);
   compat::free_ctl_conf(conf);
   return s;
 }
+
+Result<bool> LibSlurmClient::ping_controller(int index) { return slurm_ping(index) == SLURM_SUCCESS; }
 
 Status LibSlurmClient::cancel_job(uint32_t job_id) {
   Status s = status_of(compat::kill_job(job_id, SIGKILL, 0), "slurm_kill_job(cancel)");

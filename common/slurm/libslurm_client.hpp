@@ -53,6 +53,7 @@ class LibSlurmClient final : public SlurmClient {
   Result<uint32_t> allocate_expansion(const ExpansionSpec& spec) override;
   Status merge_expansion(uint32_t expansion_job_id) override;
   Result<SlurmSettings> load_settings() override;
+  Result<bool> ping_controller(int index) override;
 
  private:
   explicit LibSlurmClient(const std::string& conf);

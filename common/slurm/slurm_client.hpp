@@ -70,6 +70,9 @@ class SlurmClient {
   virtual Status merge_expansion(uint32_t expansion_job_id) = 0;
   virtual Result<SlurmSettings> load_settings() = 0;
 
+  // A ping of the `index`th SlurmctldHost (0: the primary): true if it answered. A backup in standby answers too.
+  virtual Result<bool> ping_controller(int index) = 0;
+
   // One RPC to the node's slurmd: true if it answered (even with an error), false if nothing listens. Only for
   // suspects: every probe makes slurmd log a "Zero Bytes" error.
   virtual Result<bool> slurmd_answers(const std::string& node) = 0;

@@ -213,6 +213,20 @@ const std::map<std::string, Setter>& keys() {
       {"QuarantineAfter", count_key(&Config::quarantine_after)},
       {"QuarantineWindow", seconds_key(&Config::quarantine_window)},
       {"HistoryRetention", seconds_key(&Config::history_retention)},
+      {"HighAvailability",
+       [](Config& c, const std::string& v) -> std::optional<std::string> {
+         if (v != "yes" && v != "no") return "expected yes or no";
+         c.high_availability = v == "yes";
+         return std::nullopt;
+       }},
+      {"ControllerHost",
+       [](Config& c, const std::string& v) -> std::optional<std::string> {
+         if (v.empty() || v.size() > 255 || v.find_first_of(" \t,()=") != std::string::npos)
+           return "expected one SlurmctldHost name of slurm.conf";
+         c.controller_host = v;
+         return std::nullopt;
+       }},
+      {"LeaseTime", duration_key(&Config::lease_time, std::chrono::milliseconds(2000))},
       {"LogLevel",
        [](Config& c, const std::string& v) -> std::optional<std::string> {
          static const std::map<std::string, LogLevel> levels = {
@@ -283,6 +297,12 @@ Result<Config> parse_config(const std::string& text, const std::string& path) {
     if (auto [first, fresh] = seen.emplace(key, line); !fresh)
       return Error{0, where + key + " is set again (first on line " + std::to_string(first->second) + ")"};
     if (auto err = it->second(c, value)) return Error{0, where + key + "=" + value + ": " + *err};
+  }
+  // A lease renewed every poll must outlive a few of them (a tick that waits on a slow slurmctld included).
+  if (c.lease_time < 3 * c.poll_interval) {
+    int at = seen.count("LeaseTime") ? seen["LeaseTime"] : seen.count("PollInterval") ? seen["PollInterval"] : 0;
+    return Error{0, path + ":" + std::to_string(at) + ": LeaseTime (" + std::to_string(c.lease_time.count()) +
+                        "ms) must be at least 3 x PollInterval (" + std::to_string(c.poll_interval.count()) + "ms)"};
   }
   return c;
 }

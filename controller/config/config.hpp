@@ -67,6 +67,10 @@ struct Config {
   int quarantine_after = 3;                          // QuarantineAfter: failures of one node ...
   std::chrono::seconds quarantine_window{86400};     // QuarantineWindow: ... within this long quarantine it
   std::chrono::seconds history_retention{30 * 86400}; // HistoryRetention: events, actions, ended jobs kept this long
+  // High availability (engine/lease.hpp): one autoresumed beside each SlurmctldHost, one shared StateDir.
+  bool high_availability = false;                    // HighAvailability=yes|no
+  std::string controller_host;                       // ControllerHost: the SlurmctldHost beside us ("": hostname)
+  std::chrono::milliseconds lease_time{15000};       // LeaseTime: a silent active one is taken over after this
 };
 
 // Parses `text` (the contents of `path`, used in messages).

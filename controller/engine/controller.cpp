@@ -51,12 +51,33 @@ void Controller::recover() {
     store_.finish_action(a.id, false, "interrupted by a controller restart; outcome read back from Slurm");
     log(LogLevel::Warning, "action_interrupted", {{"action", a.kind}, {"target", a.target}, {"journal_id", std::to_string(a.id)}});
   }
+  load_state();
+  log(LogLevel::Info, "state_loaded", {{"jobs", std::to_string(records_.size())}});
+}
+
+void Controller::load_state() {
   records_ = store_.load_jobs();
   node_records_ = store_.load_nodes();
-  breaker_was_open_ = store_.meta("breaker_open") == "1";
+  breaker_.load();
+  breaker_was_open_ = breaker_.open();
   auto open = store_.nodes_with_open_failures();
   open_failures_ = std::set<std::string>(open.begin(), open.end());
-  log(LogLevel::Info, "state_loaded", {{"jobs", std::to_string(records_.size())}});
+}
+
+void Controller::observe_standby() {
+  double started = unix_now();
+  load_state();  // what the active one journaled
+  if (!observe()) return;
+  last_poll_ = started;
+  last_tick_seconds_ = unix_now() - started;
+  if (cluster_.empty())
+    if (auto name = slurm_.cluster_name()) cluster_ = *name;
+}
+
+void Controller::carry_counters(const Controller& from) {
+  tick_cpu_ = from.tick_cpu_, sweep_cpu_ = from.sweep_cpu_, node_table_cpu_ = from.node_table_cpu_;
+  ticks_ = from.ticks_, sweeps_ = from.sweeps_, node_tables_ = from.node_tables_;
+  cluster_ = from.cluster_;
 }
 
 std::chrono::milliseconds Controller::next_delay() const {
@@ -102,6 +123,7 @@ std::shared_ptr<const ControllerSnapshot> Controller::snapshot() const {
   s->job_records = records_;
   s->node_records = node_records_;
   s->progress = progress_now_;
+  s->role = role_;
   return s;
 }
 

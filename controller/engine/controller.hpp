@@ -44,6 +44,12 @@ class Controller {
   // from Slurm on the next tick, not replayed), and job records are loaded.
   void recover();
   void tick();
+  // A standby's poll (HighAvailability, engine/lease.hpp): the journaled state re-read and Slurm observed, for the
+  // read API; nothing decided, nothing written.
+  void observe_standby();
+  // A controller that replaces this one (on a change of role) goes on counting where it left off.
+  void carry_counters(const Controller& from);
+  void set_role(const RoleView& role) { role_ = role; }
 
   bool slurm_reachable() const { return reachable_; }
   bool breaker_open() const { return breaker_.open(); }
@@ -68,6 +74,8 @@ class Controller {
 
  private:
   bool observe();
+  void load_state();
+  RoleView role_;
   bool unreachable(const Error& e);  // always false
   void classify_nodes();
   // The job-table sweep, when due (first tick, a node newly in trouble, a validation job to find by name, or

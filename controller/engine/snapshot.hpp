@@ -11,8 +11,18 @@
 #include "model/cluster.hpp"
 #include "engine/progress.hpp"
 #include "model/records.hpp"
+#include "store/store.hpp"
 
 namespace autoresume {
+
+// This autoresumed's part in a high-availability pair (engine/lease.hpp); a lone one is always active.
+struct RoleView {
+  bool active = true;
+  bool high_availability = false;
+  std::string host;     // the SlurmctldHost it runs beside
+  std::string why;      // why it is standby, or how it became active
+  Lease lease;          // as last read
+};
 
 struct ControllerSnapshot {
   double taken_at = 0;
@@ -38,6 +48,7 @@ struct ControllerSnapshot {
   std::map<uint32_t, JobRecord> job_records;
   std::map<uint32_t, JobProgressView> progress;  // running jobs that report progress, in their current run
   std::map<std::string, NodeRecord> node_records;
+  RoleView role;
 
   const Node* node(const std::string& name) const;
   const Job* job(uint32_t id) const;

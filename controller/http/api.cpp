@@ -289,7 +289,13 @@ ApiResponse Api::get(const ApiRequest& r, const Caller& who) {
       ++watched;
       jobs_by_phase[to_string(rec.phase)] = jobs_by_phase.value(to_string(rec.phase), 0) + 1;
     }
+    const RoleView& role = s->role;
+    json lease = {{"holder", role.lease.holder}, {"host", role.lease.host}, {"generation", role.lease.generation},
+                  {"expires", role.lease.expires}, {"since", role.lease.since}};
     return ok({{"version", AUTORESUME_VERSION},
+               {"role", {{"active", role.active}, {"state", role.active ? "active" : "standby"},
+                         {"high_availability", role.high_availability}, {"host", role.host}, {"why", role.why},
+                         {"lease", lease}}},
                {"cluster", s->cluster},
                {"breaker", {{"open", s->breaker_open}, {"reason", s->breaker_reason}}},
                {"slurmctld_reachable", s->slurm_reachable},

@@ -62,6 +62,8 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
   slurm_nodes_.family = &BuildGauge().Name("autoresume_slurm_nodes").Help("Nodes by Slurm state, per partition").Register(r);
   oldest_pending_.family = &BuildGauge().Name("autoresume_oldest_pending_job_age_seconds").Help("Age of the oldest pending job (any job) per partition, since it became eligible").Register(r);
   breaker_open_ = &BuildGauge().Name("autoresume_breaker_open").Help("1 while the circuit breaker stops automated recovery").Register(r).Add({});
+  active_ = &BuildGauge().Name("autoresume_active").Help("1 while this autoresumed acts (holds the lease), 0 while standby").Register(r).Add({});
+  lease_generation_ = &BuildGauge().Name("autoresume_lease_generation").Help("The state lease's generation as this autoresumed last read it: raised by every takeover").Register(r).Add({});
   slurmctld_up_ = &BuildGauge().Name("autoresume_slurmctld_up").Help("1 if slurmctld answered the last poll").Register(r).Add({});
   last_poll_ = &BuildGauge().Name("autoresume_last_poll_timestamp_seconds").Help("When slurmctld last answered a poll (unix time)").Register(r).Add({});
   auto& loop_cpu = BuildCounter().Name("autoresume_loop_cpu_seconds_total").Help("CPU time of the control loop's thread: in all ticks (part=tick), and of that in job-table sweeps (part=sweep) and in reading changed node tables (part=node_table)").Register(r);
@@ -157,6 +159,8 @@ void Metrics::update(const ControllerSnapshot& s) {
   slurm_nodes_.set(slurm);
   oldest_pending_.set(pending);
   breaker_open_->Set(s.breaker_open ? 1 : 0);
+  active_->Set(s.role.active ? 1 : 0);
+  lease_generation_->Set(static_cast<double>(s.role.lease.generation));
   slurmctld_up_->Set(s.slurm_reachable ? 1 : 0);
   last_poll_->Set(s.last_poll);
   if (s.last_poll != last_poll_seen_ && s.poll_seconds > 0) poll_duration_->Observe(s.poll_seconds);

@@ -53,6 +53,8 @@ class Metrics final : public ControllerObserver {
   prometheus::Counter* recovery_seconds_;
   prometheus::Counter* hangs_;
   prometheus::Gauge* breaker_open_;
+  prometheus::Gauge* active_;
+  prometheus::Gauge* lease_generation_;
   prometheus::Gauge* slurmctld_up_;
   prometheus::Gauge* last_poll_;
   prometheus::Histogram* poll_duration_;

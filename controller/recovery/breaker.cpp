@@ -9,6 +9,11 @@ namespace autoresume {
 
 Breaker::Breaker(Store& store, const Config& config) : store_(store), config_(config) {}
 
+void Breaker::load() {
+  open_ = store_.meta("breaker_open") == "1";
+  reason_ = store_.meta("breaker_reason");
+}
+
 bool Breaker::update(const std::map<std::string, bool>& failing_now, size_t total_nodes, double now) {
   // A failure counts from when it began for BreakerWindow, recovered or not: nodes that fail and come back one
   // after another within the window are as much a storm as nodes failing together.

@@ -24,6 +24,7 @@ class Breaker {
   // breaker is open (re-read from the store: a reset from another process takes effect on the next tick).
   bool update(const std::map<std::string, bool>& failing_now, size_t total_nodes, double now);
   bool open() const { return open_; }
+  void load();  // its state as the store has it (a standby's view)
   const std::string& reason() const { return reason_; }
 
   // Opens it for a reason other than failing nodes (replace programs failing in a row).

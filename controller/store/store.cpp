@@ -25,6 +25,9 @@ CREATE TABLE IF NOT EXISTS events (
   id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, kind TEXT NOT NULL, subject TEXT NOT NULL,
   detail TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS lease (
+  id INTEGER PRIMARY KEY CHECK (id = 1), holder TEXT NOT NULL, host TEXT NOT NULL, generation INTEGER NOT NULL,
+  expires REAL NOT NULL, since REAL NOT NULL, wanted_by TEXT NOT NULL DEFAULT '', wanted_at REAL NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS node_failures (
   id INTEGER PRIMARY KEY AUTOINCREMENT, node TEXT NOT NULL, cause TEXT NOT NULL, reason TEXT NOT NULL,
   at REAL NOT NULL, cleared_at REAL);
@@ -53,6 +56,12 @@ std::vector<double> split_times(const std::string& text) {
   for (const auto& p : split_commas(text)) out.push_back(std::atof(p.c_str()));
   return out;
 }
+
+// What the fencing triggers raise (install_fence).
+constexpr const char* kFenced = "fenced:";
+
+// The tables a lease holder writes: every change to them is fenced.
+constexpr const char* kFencedTables[] = {"jobs", "actions", "events", "meta", "node_failures", "nodes"};
 
 // A prepared statement with positional binds; throws on SQLite errors (a broken state database is fatal).
 class Statement {
@@ -85,7 +94,9 @@ class Statement {
     return *this;
   }
   [[noreturn]] void fail(const char* what) {
-    throw std::runtime_error(std::string("sqlite ") + what + ": " + sqlite3_errmsg(db_));
+    std::string msg = sqlite3_errmsg(db_);
+    if (msg.rfind(kFenced, 0) == 0) throw LeaseLost(msg);
+    throw std::runtime_error(std::string("sqlite ") + what + ": " + msg);
   }
   sqlite3* db_;
   sqlite3_stmt* st_ = nullptr;
@@ -100,7 +111,7 @@ double unix_now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
+Result<std::unique_ptr<Store>> Store::open(const std::string& path, JournalMode mode) {
   sqlite3* db = nullptr;
   if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) {
     std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
@@ -113,7 +124,16 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
     // First: switching to WAL takes a lock, and a reader opening the database at the same moment (the CLI,
     // --reset-breaker) must make us wait, not fail at start.
     store->exec("PRAGMA busy_timeout=5000");
-    store->exec("PRAGMA journal_mode=WAL");
+    if (mode == JournalMode::Wal) {
+      store->exec("PRAGMA journal_mode=WAL");
+    } else {
+      // Leaving WAL needs the database to itself: another process still holding it open in WAL mode (an
+      // autoresumed of an older configuration) is said, not waited for.
+      Statement st(store->db_, "PRAGMA journal_mode=DELETE");
+      if (st.step() && st.text(0) != "delete")
+        throw std::runtime_error("cannot leave WAL mode for the shared StateDir's rollback journal (journal_mode is " +
+                                 st.text(0) + "): stop every other process that has the database open");
+    }
     store->exec("PRAGMA synchronous=FULL");  // a journaled intent must be on disk before the action is sent
     store->exec(kSchema);
     store->migrate();
@@ -171,8 +191,90 @@ void Store::exec(const char* sql) {
   if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
     std::string msg = err ? err : "unknown error";
     sqlite3_free(err);
+    if (msg.rfind(kFenced, 0) == 0) throw LeaseLost(msg);
     throw std::runtime_error("sqlite: " + msg);
   }
+}
+
+Lease Store::lease() {
+  Lease l;
+  Statement st(db_, "SELECT holder, host, generation, expires, since, wanted_by, wanted_at FROM lease WHERE id=1");
+  if (st.step()) {
+    l.holder = st.text(0), l.host = st.text(1), l.generation = st.integer(2), l.expires = st.real(3);
+    l.since = st.real(4), l.wanted_by = st.text(5), l.wanted_at = st.real(6);
+  }
+  return l;
+}
+
+// Temporary triggers (this connection's own): a write to any state table aborts, inside its own transaction
+// and so under SQLite's write lock, unless the lease's generation is still the one this connection took.
+void Store::install_fence(int64_t generation) {
+  exec("CREATE TEMP TABLE IF NOT EXISTS fence (generation INTEGER)");
+  for (const char* table : kFencedTables)
+    for (const char* op : {"INSERT", "UPDATE", "DELETE"}) {
+      std::string sql = std::string("CREATE TEMP TRIGGER IF NOT EXISTS fence_") + table + "_" + op + " BEFORE " + op +
+                        " ON main." + table +
+                        " WHEN (SELECT generation FROM main.lease WHERE id=1) IS NOT (SELECT generation FROM temp.fence)"
+                        " BEGIN SELECT RAISE(ABORT, '" + kFenced + " another autoresumed holds the lease'); END";
+      exec(sql.c_str());
+    }
+  exec("DELETE FROM temp.fence");
+  fence_ = generation;
+  if (generation == 0) return;  // nothing may be written until a lease is taken
+  Statement st(db_, "INSERT INTO temp.fence (generation) VALUES (?)");
+  st.bind(1, generation);
+  st.step();
+}
+
+std::optional<int64_t> Store::take_lease(const std::string& holder, const std::string& host, double seconds,
+                                         double expired_for) {
+  exec("BEGIN IMMEDIATE");
+  try {
+    double now = unix_now();
+    Lease l = lease();
+    bool free = (!l.host.empty() && l.host == host) || now > l.expires + expired_for;
+    if (!free) {
+      exec("COMMIT");
+      return std::nullopt;
+    }
+    Statement st(db_,
+                 "INSERT INTO lease (id, holder, host, generation, expires, since) VALUES (1,?,?,?,?,?) "
+                 "ON CONFLICT(id) DO UPDATE SET holder=excluded.holder, host=excluded.host, "
+                 "generation=excluded.generation, expires=excluded.expires, since=excluded.since, wanted_by='', wanted_at=0");
+    st.bind(1, holder).bind(2, host).bind(3, l.generation + 1).bind(4, now + seconds).bind(5, now);
+    st.step();
+    exec("COMMIT");
+    install_fence(l.generation + 1);
+    lease_seconds_ = seconds;
+    return l.generation + 1;
+  } catch (...) {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
+bool Store::renew_lease(double seconds) {
+  if (fence_ == 0) return false;
+  Statement st(db_, "UPDATE lease SET expires=max(expires, ?) WHERE id=1 AND generation=?");
+  st.bind(1, unix_now() + seconds).bind(2, fence_);
+  st.step();
+  return sqlite3_changes(db_) == 1;
+}
+
+void Store::release_lease() {
+  if (fence_ == 0) return;
+  // Expired now and nobody's: the one that asked takes it at once, any other only once it is abandoned.
+  Statement st(db_, "UPDATE lease SET expires=?, holder='', host='' WHERE id=1 AND generation=?");
+  st.bind(1, unix_now()).bind(2, fence_);
+  st.step();
+  exec("DELETE FROM temp.fence");
+  fence_ = 0;
+}
+
+void Store::want_lease(const std::string& host) {
+  Statement st(db_, "UPDATE lease SET wanted_by=?, wanted_at=? WHERE id=1");
+  st.bind(1, host).bind(2, unix_now());
+  st.step();
 }
 
 namespace {
@@ -304,9 +406,12 @@ void Store::save_node(const NodeRecord& r) {
 }
 
 int64_t Store::begin_action(const std::string& kind, const std::string& target, const std::string& detail) {
+  // Under a lease, each action pushes its expiry out by a whole LeaseTime first: whoever takes over next can do
+  // so no sooner than that after this action was journaled (and so, sent).
+  if (fence_ != 0 && !renew_lease(lease_seconds_)) throw LeaseLost(std::string(kFenced) + " the lease was taken over");
   Statement st(db_, "INSERT INTO actions (at, kind, target, detail, state) VALUES (?,?,?,?,'intended')");
   st.bind(1, unix_now()).bind(2, kind).bind(3, target).bind(4, detail);
-  st.step();
+  st.step();  // fenced too: refused here, before the action is sent, if another autoresumed took the lease
   return sqlite3_last_insert_rowid(db_);
 }
 

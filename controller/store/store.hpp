@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,28 @@
 #include "model/records.hpp"
 
 namespace autoresume {
+
+// A write refused because another autoresumed holds the lease now (its generation is not ours): this process
+// must stop acting at once (engine/lease.hpp).
+class LeaseLost : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Who acts on the state: one autoresumed at a time holds it; every take raises the generation.
+struct Lease {
+  std::string holder;   // "HOST pid N"; empty: released
+  std::string host;     // the SlurmctldHost it runs beside
+  int64_t generation = 0;
+  double expires = 0;   // unix seconds; another may take it after this
+  double since = 0;     // when this holder took it
+  std::string wanted_by;  // a standby beside the slurmctld in control asks for it (the holder hands over)
+  double wanted_at = 0;
+};
+
+// WAL needs memory shared between the processes that open the database: one host only. A StateDir on a
+// filesystem shared between hosts (HighAvailability=yes) uses a rollback journal and POSIX locks instead.
+enum class JournalMode { Wal, Rollback };
 
 struct PruneCounts {
   int64_t events = 0, actions = 0, node_failures = 0, jobs = 0;
@@ -24,7 +47,7 @@ struct PruneCounts {
 class Store {
  public:
   // Opens (creating if needed) the database at `path`; ":memory:" for tests.
-  static Result<std::unique_ptr<Store>> open(const std::string& path);
+  static Result<std::unique_ptr<Store>> open(const std::string& path, JournalMode mode = JournalMode::Wal);
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
@@ -53,6 +76,19 @@ class Store {
   std::string meta(const std::string& key);
   void set_meta(const std::string& key, const std::string& value);
 
+  // The lease (engine/lease.hpp). take_lease takes it for `holder` on `host` for `seconds` if nobody holds it, it
+  // expired at least `expired_for` seconds ago, or `host` held it (this autoresumed's previous process), and
+  // returns the new generation. From then on every write through this connection is fenced: SQLite refuses it
+  // (LeaseLost) as soon as the lease's generation is not this one's, inside the same transaction as the write.
+  Lease lease();
+  std::optional<int64_t> take_lease(const std::string& holder, const std::string& host, double seconds, double expired_for);
+  bool renew_lease(double seconds);  // false: lost (another generation holds it)
+  void release_lease();              // expires now; this connection writes nothing more
+  void want_lease(const std::string& host);
+  int64_t fence() const { return fence_; }
+  // Every write fenced from now on (a lease holder's generation, or 0: nothing may be written until one is taken).
+  void install_fence(int64_t generation);
+
   void record_node_failure(const std::string& node, const std::string& cause, const std::string& reason);
   std::vector<std::string> nodes_with_open_failures();
   void clear_node_failure(const std::string& node);
@@ -62,6 +98,8 @@ class Store {
   void exec(const char* sql);
   void migrate();
   sqlite3* db_;
+  int64_t fence_ = 0;  // the lease generation this connection writes under (0: none taken)
+  double lease_seconds_ = 0;
 };
 
 double unix_now();
