@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <memory>
 #include <set>
 #include <thread>
 
@@ -32,14 +33,21 @@ std::atomic<bool> stopping{false};
 
 void on_stop_signal(int) { stopping = true; }
 
-// AUTORESUME_CRASH_AFTER=<action>: the process kills itself with SIGKILL right after that action succeeded in
-// Slurm and before the journal records it as done: the crash window the restart logic must survive (tests only).
+// AUTORESUME_CRASH_AFTER=<action>[#N]: the process kills itself with SIGKILL right after that action (its Nth, by
+// default the first) succeeded in Slurm and before the journal records it as done: the crash window the restart
+// and takeover logic must survive (tests only).
 std::function<void(const std::string&)> crash_hook() {
   const char* at = std::getenv("AUTORESUME_CRASH_AFTER");
   if (!at || !*at) return nullptr;
   std::string kind = at;
-  return [kind](const std::string& done) {
-    if (done != kind) return;
+  int nth = 1;
+  if (auto hash = kind.find('#'); hash != std::string::npos) {
+    nth = std::max(1, std::atoi(kind.c_str() + hash + 1));
+    kind.resize(hash);
+  }
+  auto seen = std::make_shared<int>(0);
+  return [kind, nth, seen](const std::string& done) {
+    if (done != kind || ++*seen < nth) return;
     log(LogLevel::Warning, "crash_hook", {{"after", done}});
     raise(SIGKILL);
   };
@@ -212,9 +220,10 @@ int run(int argc, char** argv) {
   Leadership leader(**store, slurm, *config);
   // A new Controller on every change of role: taking over starts from the journal, as a restart does.
   std::unique_ptr<Controller> controller;
+  auto hook = crash_hook();
   auto fresh_controller = [&] {
     auto next = std::make_unique<Controller>(slurm, **store, *config);
-    next->after_action = crash_hook();
+    next->after_action = hook;
     if (controller) next->carry_counters(*controller);
     controller = std::move(next);
   };

@@ -158,6 +158,11 @@ bool Leadership::update(bool now_please) {
     return view_.active;
   }
   bool preferred = !config_.high_availability || beside_controller_in_control();
+  if (!preferred && index_ < 0) {  // not one of slurm.conf's SlurmctldHost (or the list not read yet): never acts
+    view_.why = index_problem_;
+    view_.lease = store_.lease();
+    return false;
+  }
   // Not beside the slurmctld in control: only a lease nobody renewed for 2 x LeaseTime (that one is down too).
   auto generation = store_.take_lease(holder_, view_.host, lease_s, preferred ? 0 : 2 * lease_s);
   view_.lease = store_.lease();
@@ -168,7 +173,9 @@ bool Leadership::update(bool now_please) {
     return true;
   }
   if (preferred) store_.want_lease(view_.host);
-  std::string why = "lease held by " + view_.lease.holder + " (generation " + std::to_string(view_.lease.generation) + ")";
+  std::string why = view_.lease.holder.empty()
+                        ? "lease released (generation " + std::to_string(view_.lease.generation) + ")"
+                        : "lease held by " + view_.lease.holder + " (generation " + std::to_string(view_.lease.generation) + ")";
   if (!preferred) why += "; " + index_problem_;
   if (why != view_.why) log(LogLevel::Info, "standby", {{"why", why}});
   view_.why = why;

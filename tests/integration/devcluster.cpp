@@ -65,6 +65,7 @@ DevCluster::DevCluster(const std::string& name, ClusterOptions o) : dir_(std::st
   if (o.power_save) cmd += " --power-save";
   if (o.resume_timeout > 0) cmd += " --resume-timeout " + std::to_string(o.resume_timeout);
   if (o.reboot_program) cmd += " --reboot-program";
+  if (o.backup_ctld) cmd += " --backup-ctld";
   // A cluster left by a killed earlier run of this same test would hold the directory.
   run(source_dir() + "/scripts/devcluster down --dir " + dir_);
   auto r = run(cmd);

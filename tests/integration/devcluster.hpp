@@ -43,6 +43,7 @@ struct ClusterOptions {
   bool power_save = false;  // CLOUD nodes with power saving (scripts/devcluster --power-save)
   int resume_timeout = 0;   // its ResumeTimeout; 0: devcluster's default
   bool reboot_program = false;  // slurm.conf's RebootProgram (scripts/devcluster --reboot-program)
+  bool backup_ctld = false;     // a primary and a backup slurmctld (scripts/devcluster --backup-ctld)
 };
 
 class DevCluster {
