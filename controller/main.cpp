@@ -12,6 +12,7 @@
 #include <iostream>
 #include <memory>
 #include <set>
+#include <mutex>
 #include <thread>
 
 #include "config/config.hpp"
@@ -74,6 +75,74 @@ void wait_next_tick(CommandQueue& commands, Controller& controller, Store& store
     if (was_active && (woken || !queued.empty())) return;
   }
 }
+
+// A standby's view of Slurm and of the journal, for the read API, taken off the loop thread: with the active
+// one's slurmctld dead, libslurm waits (up to SlurmctldTimeout) for a backup to take control, and the loop thread
+// must meanwhile watch the lease to take over. Its own libslurm client, state connection and Controller; what it
+// publishes is dropped once this process is no longer standby.
+class StandbyObserver {
+ public:
+  StandbyObserver(const Config& config, const std::string& db, JournalMode journal, std::function<void(std::shared_ptr<const ControllerSnapshot>)> publish)
+      : config_(config), db_(db), journal_(journal), publish_(std::move(publish)) {}
+  ~StandbyObserver() {
+    if (thread_.joinable()) thread_.join();
+  }
+  // Standby now: one observation in the background, unless one is still running. `role` is what it reports.
+  void poke(const RoleView& role) {
+    {
+      std::lock_guard lock(mutex_);
+      role_ = role;
+      standby_ = true;
+    }
+    if (busy_) return;
+    if (thread_.joinable()) thread_.join();
+    busy_ = true;
+    thread_ = std::thread([this] { observe(); });
+  }
+  void stop_publishing() {
+    std::lock_guard lock(mutex_);
+    standby_ = false;
+  }
+
+ private:
+  void observe() {
+    try {
+      if (!slurm_) {
+        auto client = LibSlurmClient::open();
+        auto store = Store::open(db_, journal_);
+        if (client && store) {
+          slurm_ = std::move(client).value();
+          store_ = std::move(store).value();
+          controller_ = std::make_unique<Controller>(*slurm_, *store_, config_);
+        }
+      }
+      if (controller_) {
+        controller_->observe_standby();
+        std::lock_guard lock(mutex_);
+        if (standby_) {
+          controller_->set_role(role_);
+          publish_(controller_->snapshot());
+        }
+      }
+    } catch (const std::exception& e) {
+      log(LogLevel::Warning, "standby_observe_failed", {{"error", e.what()}});
+    }
+    busy_ = false;
+  }
+
+  const Config& config_;
+  std::string db_;
+  JournalMode journal_;
+  std::function<void(std::shared_ptr<const ControllerSnapshot>)> publish_;
+  std::unique_ptr<LibSlurmClient> slurm_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<Controller> controller_;
+  std::thread thread_;
+  std::atomic<bool> busy_{false};
+  std::mutex mutex_;
+  RoleView role_;
+  bool standby_ = false;
+};
 
 std::set<uid_t> api_admins(const Config& config) {
   std::set<uid_t> admins = {0};
@@ -267,22 +336,36 @@ int run(int argc, char** argv) {
   }
   int rc = 0;
   bool acting = false;  // this process's controller has recovered the journal and acts
+  std::mutex publishing;
+  auto publish = [&](std::shared_ptr<const ControllerSnapshot> snapshot) {
+    std::lock_guard lock(publishing);
+    metrics.update(*snapshot);
+    board.publish(std::move(snapshot));
+  };
+  StandbyObserver observer(*config, db_path, journal, publish);
   while (!stopping) {
     try {
       bool active = leader.update(true);
       if (active != acting) {
+        if (active) observer.stop_publishing();
         fresh_controller();
         wire();
+        controller->set_cluster(board.current()->cluster);  // as the standby's observer learned it
         if (active) controller->recover();  // what the previous holder left in flight: read back, not replayed
         acting = active;
+        // Said at once: the next tick may wait on libslurm until a backup slurmctld is in control.
+        controller->set_role(leader.view());
+        publish(controller->snapshot());
       }
-      if (acting) controller->tick();
-      else controller->observe_standby();
+      if (!acting) {
+        observer.poke(leader.view());
+        wait_next_tick(commands, *controller, **store, leader, config->poll_interval);
+        continue;
+      }
+      controller->tick();
       controller->set_role(leader.view());
-      auto snapshot = controller->snapshot();
-      metrics.update(*snapshot);
-      board.publish(std::move(snapshot));
-      wait_next_tick(commands, *controller, **store, leader, acting ? controller->next_delay() : config->poll_interval);
+      publish(controller->snapshot());
+      wait_next_tick(commands, *controller, **store, leader, controller->next_delay());
     } catch (const LeaseLost& e) {
       // Another autoresumed took the lease while this one was acting: nothing more was journaled or sent.
       leader.lost(e.what());

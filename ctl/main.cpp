@@ -98,19 +98,19 @@ Reply request(const Options& o, const std::string& method, const std::string& pa
     std::cerr << "autoresumectl: " << cluster.error().message << ": pass --cluster or AUTORESUME_CLUSTER\n";
     return {kRefused, {}};
   }
-  Result<std::string> cred = cluster ? encode_credential(o.munge_socket, credential_payload(*cluster, method, path))
-                                     : Result<std::string>(cluster.error());
-  if (!cred && method != "GET") {
-    std::cerr << "autoresumectl: " << cred.error().message << " (--munge-socket or AUTORESUME_MUNGE_SOCKET)\n";
-    return {kRefused, {}};
-  }
-  std::string auth = cred ? "Authorization: MUNGE " + *cred : "";
   auto urls = split_commas(o.url);
   if (urls.empty()) urls.push_back(o.url);
   Attempt a;
-  std::string base, unreachable;
+  std::string unreachable;
   for (const auto& u : urls) {
-    base = u;
+    // A credential each: munge refuses one it has already decoded (a replay), and a pair may share a munged.
+    Result<std::string> cred = cluster ? encode_credential(o.munge_socket, credential_payload(*cluster, method, path))
+                                       : Result<std::string>(cluster.error());
+    if (!cred && method != "GET") {
+      std::cerr << "autoresumectl: " << cred.error().message << " (--munge-socket or AUTORESUME_MUNGE_SOCKET)\n";
+      return {kRefused, {}};
+    }
+    std::string auth = cred ? "Authorization: MUNGE " + *cred : "";
     a = send(u, method, path, query, auth, o.timeout);
     if (a.rc != CURLE_OK) {
       unreachable += (unreachable.empty() ? "" : "; ") + u + ": " + curl_easy_strerror(a.rc);

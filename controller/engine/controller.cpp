@@ -158,7 +158,13 @@ void Controller::tick() {
     if (!by_command) failing[name] = true;
   };
   for (const auto& [name, f] : failed_) note_failing(name);
-  for (const auto& name : suspects_) note_failing(name);
+  // A node only not responding counts once it stayed so for BreakerSettle: right after a slurmctld restart or
+  // failover every node is NOT_RESPONDING until its slurmd registers again, which is no storm.
+  std::erase_if(suspect_since_, [&](const auto& e) { return !suspects_.count(e.first); });
+  for (const auto& name : suspects_) {
+    double since = suspect_since_.emplace(name, now).first->second;
+    if (now - since >= static_cast<double>(config_.breaker_settle.count())) note_failing(name);
+  }
   bool open = breaker_.update(failing, nodes_->size(), unix_now());
   // Jobs before lifecycles: a validation job lost in a crash is found by name in the sweep. Any node in trouble
   // counts here, an admin's Action:Replace included: its jobs are requeued too.

@@ -50,6 +50,10 @@ class Controller {
   // A controller that replaces this one (on a change of role) goes on counting where it left off.
   void carry_counters(const Controller& from);
   void set_role(const RoleView& role) { role_ = role; }
+  // Slurm's ClusterName learned elsewhere (the standby's observer): the API checks credentials against it.
+  void set_cluster(const std::string& name) {
+    if (cluster_.empty()) cluster_ = name;
+  }
 
   bool slurm_reachable() const { return reachable_; }
   bool breaker_open() const { return breaker_.open(); }
@@ -124,6 +128,7 @@ class Controller {
   NodeTablePtr classified_for_;
   std::map<std::string, NodeFailure> classified_;  // every failed node
   std::set<std::string> suspects_;                 // not responding, not (yet) failed
+  std::map<std::string, double> suspect_since_;    // when each suspect was first seen so
   std::set<std::string> troubled_;  // nodes in trouble at the last tick (failed, suspect, silent): a new one sweeps
   // The jobs this tick read: the watched ones and validation jobs by id, plus what a sweep kept.
   std::map<uint32_t, Job> jobs_now_;

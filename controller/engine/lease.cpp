@@ -164,11 +164,12 @@ bool Leadership::update(bool now_please) {
     return false;
   }
   // Not beside the slurmctld in control: only a lease nobody renewed for 2 x LeaseTime (that one is down too).
+  std::string previous = store_.lease().host;
   auto generation = store_.take_lease(holder_, view_.host, lease_s, preferred ? 0 : 2 * lease_s);
   view_.lease = store_.lease();
   if (generation) {
     become(true, preferred ? (config_.high_availability ? "beside the slurmctld in control" : "lone controller")
-                           : "lease abandoned by " + view_.lease.host + "; " + index_problem_);
+                           : "lease abandoned by " + (previous.empty() ? "its holder" : previous) + "; " + index_problem_);
     view_.lease = store_.lease();
     return true;
   }

@@ -471,11 +471,16 @@ TEST_CASE("the breaker: two of four nodes failing at once stops all automated ac
   CHECK_FALSE(w.ctl->breaker_open());
 }
 
-TEST_CASE("the breaker: a slurmctld hiccup (every node NOT_RESPONDING) trips it, with no probe", "[breaker]") {
+TEST_CASE("the breaker: every node NOT_RESPONDING for less than BreakerSettle (a slurmctld restart or failover) "
+          "is probed only, longer trips it", "[breaker]") {
   World w;
   w.watched_job(1, {"n1", "n2"});
   w.tick();
   for (auto& [name, n] : w.slurm.nodes) n.not_responding = true;
+  Calls calls = w.tick();
+  for (const auto& call : calls) CHECK(call.rfind("probe ", 0) == 0);  // every slurmd answers: nothing done
+  CHECK_FALSE(w.ctl->breaker_open());
+  w.config.breaker_settle = std::chrono::seconds(0);  // the same hiccup, now past the settle time
   CHECK(w.tick().empty());
   CHECK(w.ctl->breaker_open());
 }
