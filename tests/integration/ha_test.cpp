@@ -43,7 +43,8 @@ struct HaCluster {
       return n;
     };
     size_t before = count();
-    std::string cmd = env + " " + source_dir() + "/scripts/devcluster start-controller " + ctl + " --dir " + c.dir();
+    std::string cmd = env + " AUTORESUMED=" + binary_dir() + "/controller/autoresumed " + source_dir() +
+                      "/scripts/devcluster start-controller " + ctl + " --dir " + c.dir();
     for (const auto& line : conf) cmd += " --controller-conf '" + line + "'";
     auto r = run(cmd);
     INFO(r.out);
