@@ -163,6 +163,7 @@ TEST_CASE("(agent run) XID 62: the agent resets the GPU on the drained idle node
   ResumeCluster rc(name, {"BreakerSettle=0s", "ValidationProgram=" + binary_dir() + "/agent/autoresume-agent check"}, "", 2);
   std::string marker = rc.c.dir() + "/reset.calls";
   std::string script = rc.c.dir() + "/reset-gpu.sh";
+  std::filesystem::remove(marker);  // left by an earlier run in the same directory
   std::ofstream(script) << "#!/bin/sh\necho \"$*\" >>" << marker << "\n";
   run("chmod +x " + script);
   start_agents(rc.c, " --agent-arg=--gpu-reset-command='" + script + " -r -i {gpu}'");
