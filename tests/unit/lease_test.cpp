@@ -32,6 +32,14 @@ Config ha_config(const std::string& host) {
   return c;
 }
 
+// slurm.conf's SlurmctldHost ctl1 and ctl2, answering pings as given.
+FakeSlurm pair_of_controllers(bool ctl1_up, bool ctl2_up) {
+  FakeSlurm slurm;
+  slurm.settings.controllers = {"ctl1", "ctl2"};
+  slurm.controllers_up = {ctl1_up, ctl2_up};
+  return slurm;
+}
+
 }  // namespace
 
 TEST_CASE("lease: a holder whose lease was taken over cannot write anything, not even half an action", "[lease]") {
@@ -86,9 +94,7 @@ TEST_CASE("lease: a standby that never held it writes nothing", "[lease]") {
 TEST_CASE("leadership: the one beside the slurmctld in control acts, the other asks, takes over and hands back",
           "[lease]") {
   SharedDb db;
-  FakeSlurm slurm;
-  slurm.settings.controllers = {"ctl1", "ctl2"};
-  slurm.controllers_up = {true, true};
+  FakeSlurm slurm = pair_of_controllers(true, true);
   Config c1 = ha_config("ctl1"), c2 = ha_config("ctl2");
   auto s1 = db.open(), s2 = db.open();
   Leadership one(*s1, slurm, c1), two(*s2, slurm, c2);
@@ -121,9 +127,7 @@ TEST_CASE("leadership: the one beside the slurmctld in control acts, the other a
 
 TEST_CASE("leadership: a holder not beside the slurmctld in control keeps acting while nobody asks", "[lease]") {
   SharedDb db;
-  FakeSlurm slurm;
-  slurm.settings.controllers = {"ctl1", "ctl2"};
-  slurm.controllers_up = {false, true};
+  FakeSlurm slurm = pair_of_controllers(false, true);
   auto s2 = db.open();
   Config c2 = ha_config("ctl2");
   Leadership two(*s2, slurm, c2);
@@ -135,9 +139,7 @@ TEST_CASE("leadership: a holder not beside the slurmctld in control keeps acting
 
 TEST_CASE("leadership: a ControllerHost that slurm.conf does not name stays standby and says why", "[lease]") {
   SharedDb db;
-  FakeSlurm slurm;
-  slurm.settings.controllers = {"ctl1", "ctl2"};
-  slurm.controllers_up = {true, true};
+  FakeSlurm slurm = pair_of_controllers(true, true);
   auto s = db.open();
   Config c = ha_config("ctl9");
   Leadership l(*s, slurm, c);
