@@ -325,6 +325,7 @@ int run(int argc, char** argv) {
   api_settings.read_auth = config->read_auth;
   api_settings.metrics_token = config->metrics_token;
   api_settings.heartbeat_from_node = config->heartbeat_from_node;
+  api_settings.validation_reports_dir = validation_reports_dir(*config);
   Api api(api_settings, board, commands, **history, metrics, &heartbeats, &progress);
   HttpServer server(api);
   if (config->listen_address != "none") {

@@ -252,6 +252,28 @@ void print_job(const json& j) {
   }
 }
 
+// One node: its lifecycle, Slurm's view, the last validation run's output, and its events.
+void print_node(const json& n) {
+  std::printf("node                 %s\n", text(n, "name").c_str());
+  std::printf("phase                %s since %s (Slurm: %s)\n", text(n, "phase").c_str(), when(n.value("phase_since", 0.0)).c_str(),
+              text(n, "slurm_state").c_str());
+  if (n.contains("reason")) std::printf("slurm reason         %s\n", text(n, "reason").c_str());
+  if (n.contains("cause")) std::printf("cause                %s (action %s)\n", text(n, "cause").c_str(), text(n, "action").c_str());
+  if (n.contains("validation") && n["validation"].is_object()) {
+    const json& v = n["validation"];
+    std::string exit = v.contains("exit") && v["exit"].is_number() ? text(v, "exit") : "unknown";
+    std::printf("last validation      job %s at %s, exit %s\n", text(v, "job").c_str(), when(v.value("at", 0.0)).c_str(), exit.c_str());
+    if (v.contains("lines") && v["lines"].is_array())
+      for (const auto& l : v["lines"]) std::printf("  | %s\n", l.is_string() ? l.get<std::string>().c_str() : "");
+  } else {
+    std::printf("last validation      none reported\n");
+  }
+  if (n.contains("events") && n["events"].is_array() && !n["events"].empty()) {
+    std::printf("events\n");
+    print_events(n["events"]);
+  }
+}
+
 int64_t print_events(const json& events) {
   int64_t last = 0;
   for (const auto& e : events) {
@@ -313,7 +335,12 @@ int run(int argc, char** argv) {
 
   int rc = 0;
   app.add_subcommand("status", "controller, breaker and counts")->callback([&] { rc = show(o, "/v1/status", print_status); });
-  app.add_subcommand("nodes", "every node's lifecycle phase")->callback([&] { rc = show(o, "/v1/nodes", print_nodes); });
+  std::string node_name;
+  auto* nodes = app.add_subcommand("nodes", "every node's lifecycle phase; with NODE, its last validation output and events");
+  nodes->add_option("node", node_name, "a node name");
+  nodes->callback([&] {
+    rc = node_name.empty() ? show(o, "/v1/nodes", print_nodes) : show(o, "/v1/nodes/" + node_name, print_node);
+  });
   uint32_t job_id = 0;
   auto* jobs = app.add_subcommand("jobs", "jobs under auto-resume; with JOBID, that job's progress, goodput and events");
   jobs->add_option("job", job_id, "a job id")->check(CLI::Range(1u, 4294967294u));

@@ -424,6 +424,8 @@ void Controller::adopt_new_jobs(const std::vector<Job>& swept) {
     bool failed_lately = j.state == JobState::Failed && config_.failed_exit_window.count() > 0 &&
                          static_cast<double>(j.end_time) + static_cast<double>(config_.failed_exit_window.count()) > unix_now();
     if (!j.active() && !failed_lately) continue;
+    // Our own validation job's AdminComment carries a node's output (recovery/validation_report.hpp): never an intent.
+    if (j.user_id == 0 && j.name.starts_with(validation_job_name(""))) continue;
     auto intent = parse_intent(j.admin_comment);
     if (!intent) continue;
     // A job whose record is history (an exhausted job left held) is known again, not adopted with a new budget.

@@ -1,6 +1,7 @@
 // The engine half of node lifecycles: builds each node's observation, journals and sends the step that
 // recovery/node_lifecycle.cpp decided, and keeps the record. Only nodes that failed (or are in a lifecycle) have
 // a record; a healthy node costs one classify_node() per tick.
+#include <cstdlib>
 #include <filesystem>
 
 #include "engine/controller.hpp"
@@ -11,11 +12,10 @@ namespace {
 
 constexpr const char* kReplaceFailuresKey = "replace_failures_in_a_row";
 
-// A node name as one shell word (Slurm's names are the admin's, but the script is run by root).
-std::string shell_quoted(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
+// The slurm.conf this daemon was pointed at, for the validation job's scontrol; "" for Slurm's default place.
+std::string explicit_slurm_conf() {
+  const char* conf = std::getenv("SLURM_CONF");
+  return conf && *conf ? conf : "";
 }
 
 // After a crash between the submit and the journal, the job is found by what only the controller's own
@@ -213,8 +213,7 @@ Status Controller::run_node_action(const NodeDecision& d, NodeRecord& r, const N
       spec.partition = n.partitions.empty() ? "" : n.partitions.front();
       spec.reservation = validation_reservation_name(node);
       spec.gpus = n.gpu_count();  // all of them requested, and the program told how many (0: a node without GPUs)
-      spec.script = "#!/bin/sh\n# autoresume: validation of " + node + "\nexport AUTORESUME_NODE=" + shell_quoted(node) +
-                    " AUTORESUME_NODE_GPUS=" + std::to_string(spec.gpus) + "\nexec " + config_.validation_program + "\n";
+      spec.script = validation_script(node, spec.gpus, config_.validation_program, explicit_slurm_conf());
       spec.time_limit_minutes = static_cast<uint32_t>((config_.validation_timeout.count() + 59) / 60);
       return act("validate", node, config_.validation_program, [&]() -> Status {
         auto id = slurm_.submit_validation_job(spec);
@@ -276,6 +275,9 @@ void Controller::apply_node_decision(const NodeDecision& d, NodeRecord& r, const
     r.validation_job = 0;
     r.validation_started = 0;
   }
+  if (d.report)
+    if (Status kept = ValidationReports(validation_reports_dir(config_)).save(r.name, *d.report); !kept)
+      log(LogLevel::Warning, "validation_report_not_kept", {{"node", r.name}, {"error", kept.error().message}});
   if (!d.event.empty()) {
     record_event(d.event, r.name, d.why);
     bool bad = d.event == "node_failed" || d.event == "node_quarantined" || d.event == "replace_failed" ||

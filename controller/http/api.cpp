@@ -319,6 +319,11 @@ ApiResponse Api::get(const ApiRequest& r, const Caller& who) {
     std::lock_guard lock(history_mutex_);
     j["events"] = json::array();
     for (const auto& e : history_.events_of(n->name)) j["events"].push_back(event_json(e));
+    j["validation"] = nullptr;  // the last validation run's report: what the node said when it was validated
+    if (!settings_.validation_reports_dir.empty() && !restricted)
+      if (auto v = ValidationReports(settings_.validation_reports_dir).latest(n->name))
+        j["validation"] = {{"job", v->job_id}, {"at", v->at}, {"lines", v->lines},
+                           {"exit", v->exit_code ? json(*v->exit_code) : json(nullptr)}};
     return ok(j);
   }
   if (parts.size() == 2 && parts[1] == "jobs") {

@@ -47,6 +47,7 @@ struct ApiSettings {
   std::chrono::milliseconds command_timeout{10000};
   std::string metrics_token;  // MetricsTokenFile's contents: with ReadAuth=munge, /metrics also takes this bearer token
   bool heartbeat_from_node = true;  // HeartbeatFrom=node: a heartbeat must come from the node's own address
+  std::string validation_reports_dir;  // StateDir/validation (recovery/validation_report.hpp); "": not shown
 };
 
 class Api {

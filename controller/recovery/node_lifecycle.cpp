@@ -268,10 +268,20 @@ NodeDecision decide_validating(const NodeRecord& r, const Node& n, const NodeObs
               "validation_timeout");
   }
   int code = static_cast<int>(job->exit_code >> 8);
-  if (job->state == JobState::Completed && code == 0)
-    return go(P::Healthy, NodeAction::Unreserve, "validation job " + std::to_string(job->id) + " passed", "node_validated");
+  auto report = parse_validation_comment(job->id, job->admin_comment);
+  if (report) report->at = ctx.now;
+  std::string said = report ? verdict_lines(*report) : "no output reported";
+  if (job->state == JobState::Completed && code == 0) {
+    NodeDecision d = go(P::Healthy, NodeAction::Unreserve, "validation job " + std::to_string(job->id) + " passed; " + said,
+                        "node_validated");
+    d.report = std::move(report);
+    return d;
+  }
   std::string why = "validation job " + std::to_string(job->id) + " " + to_string(job->state) + ", exit " + std::to_string(code);
-  return validation_failed(r, ctx, NodeAction::Drain, why);
+  NodeDecision d = validation_failed(r, ctx, NodeAction::Drain, why);  // the drain reason without the output
+  d.why += "; " + said;
+  d.report = std::move(report);
+  return d;
 }
 
 NodeDecision decide_quarantined(const NodeRecord& r, const Node& n, const NodeObservation& seen) {

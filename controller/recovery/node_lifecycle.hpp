@@ -19,6 +19,7 @@
 
 #include "actions/site_program.hpp"
 #include "recovery/remediation.hpp"
+#include "recovery/validation_report.hpp"
 #include "config/config.hpp"
 #include "model/cluster.hpp"
 #include "model/records.hpp"
@@ -70,6 +71,7 @@ struct NodeDecision {
   bool replace_failed = false;      // the program failed or timed out (BreakerReplaceFailures)
   bool replace_succeeded = false;
   bool validation_failed = false;   // this attempt failed: count it, forget its job
+  std::optional<ValidationReport> report;  // the finished validation job's report: kept under StateDir
 };
 
 NodeDecision decide_node(const NodeRecord& record, const NodeObservation& seen, const NodeContext& ctx);

@@ -2,6 +2,7 @@
 // name), validation as a job in the controller's maintenance reservation, quarantine, the reboot path, admin
 // objects left alone, and controller crashes in the middle.
 #include "catch_compat.hpp"
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <thread>
@@ -76,7 +77,14 @@ TEST_CASE("(lifecycle a) no spare capacity: the job is held until its node is re
 TEST_CASE("(lifecycle b) a node that fails validation is retried, then quarantined, and the job runs elsewhere",
           "[lifecycle]") {
   const std::string name = "lc-quarantine";
-  ResumeCluster rc(name, {replace_program(name), "ValidationProgram=/bin/false", "ValidationAttempts=2", kNoSettle}, "", 3);
+  // A validation that says why it fails, on stdout and stderr: the admin reads it in the events and autoresumectl.
+  std::string check = binary_dir() + "/integration-clusters-validate-fails.sh";
+  {
+    std::ofstream(check) << "#!/bin/sh\necho \"checking $AUTORESUME_NODE: 0 GPUs\"\n"
+                            "echo \"FAIL: $AUTORESUME_NODE nvlink link 3 down\" >&2\nexit 1\n";
+  }
+  REQUIRE(run("chmod 755 " + check).rc == 0);
+  ResumeCluster rc(name, {replace_program(name), "ValidationProgram=" + check, "ValidationAttempts=2", kNoSettle}, "", 3);
   uint32_t blocker = rc.c.sbatch("-N1 -w n3 -o /dev/null --wrap 'sleep 600'");
   rc.wait_running(blocker);
   uint32_t id = rc.submit_counter("--auto-resume=1", 30);
@@ -93,6 +101,22 @@ TEST_CASE("(lifecycle b) a node that fails validation is retried, then quarantin
   CHECK(n2.drain);
   CHECK(n2.reason.rfind("autoresume: quarantined: validation failed", 0) == 0);
   CHECK(rc.c.job(id).state == JobState::Pending);  // no capacity: n2 is out, n3 busy
+  // What the validation said: in the events, in the node's report under StateDir, and from autoresumectl.
+  for (const auto& e : {rc.events("validation_failed").at(0), rc.events("node_quarantined").at(0)}) {
+    INFO(e.detail);
+    CHECK(e.detail.find("exit 1; last lines: checking n2: 0 GPUs | FAIL: n2 nvlink link 3 down") != std::string::npos);
+  }
+  CHECK(n2.reason.find("nvlink") == std::string::npos);  // Slurm's Reason stays short
+  size_t reports = 0;
+  for (const auto& f : std::filesystem::directory_iterator(rc.c.dir() + "/autoresume/validation/n2")) reports += f.path().extension() == ".json";
+  CHECK(reports == 2);
+  auto shown = run("env AUTORESUME_URL=$(cat " + rc.c.dir() + "/autoresume.url) SLURM_CONF=" + rc.c.conf() + " " + binary_dir() +
+                   "/ctl/autoresumectl nodes n2");
+  INFO(shown.out);
+  CHECK(shown.rc == 0);
+  CHECK(shown.out.find("phase                quarantined") != std::string::npos);
+  CHECK(shown.out.find("exit 1\n  | checking n2: 0 GPUs\n  | FAIL: n2 nvlink link 3 down\n") != std::string::npos);
+  CHECK(shown.out.find("node_quarantined") != std::string::npos);
 
   rc.c.sh("scancel " + std::to_string(blocker));
   REQUIRE(wait_until(60s, [&] { return rc.c.job(id).state == JobState::Running; }));

@@ -83,6 +83,8 @@ struct ApiWorld {
   std::atomic<bool> stop{false};
   std::thread loop;
 
+  std::string reports_dir = (std::filesystem::temp_directory_path() / ("autoresume-api-reports-" + std::to_string(getpid()))).string();
+
   explicit ApiWorld(bool read_auth = false) {
     set_log_level(LogLevel::Error);
     config.breaker_settle = std::chrono::seconds(0);
@@ -100,8 +102,9 @@ struct ApiWorld {
     ctl->recover();
     ctl->tick();
     board.publish(ctl->snapshot());
-    api = std::make_unique<Api>(ApiSettings{munge.socket, {0}, read_auth, std::chrono::milliseconds(5000), "", true}, board,
-                                commands, *store, metrics);
+    std::filesystem::remove_all(reports_dir);
+    api = std::make_unique<Api>(ApiSettings{munge.socket, {0}, read_auth, std::chrono::milliseconds(5000), "", true, reports_dir},
+                                board, commands, *store, metrics);
     loop = std::thread([this] {
       while (!stop) {
         commands.wait_for(std::chrono::milliseconds(20));
@@ -205,6 +208,14 @@ TEST_CASE("api: reads, and ReadAuth=munge limits a user to their own jobs", "[ap
     CHECK(job["events"][0]["kind"] == "job_watched");
     json events = json::parse(w.call("GET", "/v1/events", "", "", {{"since", "1"}}).body);
     CHECK(events.size() == 1);  // job_watched of 8
+    // A node's last validation report, as the controller kept it.
+    CHECK(json::parse(w.call("GET", "/v1/nodes/n2").body)["validation"].is_null());
+    ValidationReports reports(w.reports_dir);
+    REQUIRE(reports.save("n2", ValidationReport{41, 1, {"gpu0 ok", "FAIL: gpu1 ecc"}, 1.7e9}));
+    json n2 = json::parse(w.call("GET", "/v1/nodes/n2").body);
+    CHECK(n2["validation"]["job"] == 41);
+    CHECK(n2["validation"]["exit"] == 1);
+    CHECK(n2["validation"]["lines"] == json::array({"gpu0 ok", "FAIL: gpu1 ecc"}));
   }
   SECTION("ReadAuth=munge") {
     ApiWorld w(true);
@@ -218,6 +229,12 @@ TEST_CASE("api: reads, and ReadAuth=munge limits a user to their own jobs", "[ap
     CHECK(w.call("GET", "/v1/jobs/7", w.munge.user_credential("GET", "/v1/jobs/7")).status == 200);
     CHECK(w.call("GET", "/v1/events", w.munge.user_credential("GET", "/v1/events")).status == 403);
     CHECK(w.call("GET", "/v1/events", w.munge.credential("GET", "/v1/events")).status == 200);
+    // A validation's output is for admins, as the event history is.
+    REQUIRE(ValidationReports(w.reports_dir).save("n2", ValidationReport{41, 1, {"FAIL: gpu1 ecc"}, 1.7e9}));
+    json as_user = json::parse(w.call("GET", "/v1/nodes/n2", w.munge.user_credential("GET", "/v1/nodes/n2")).body);
+    CHECK(as_user["validation"].is_null());
+    json as_admin = json::parse(w.call("GET", "/v1/nodes/n2", w.munge.credential("GET", "/v1/nodes/n2")).body);
+    CHECK(as_admin["validation"]["lines"] == json::array({"FAIL: gpu1 ecc"}));
   }
 }
 
@@ -356,7 +373,7 @@ TEST_CASE("api: an agent's wake-up ends the loop's wait at once, a heartbeat is 
   far.address = "192.0.2.7";  // another host
   snapshot->nodes = std::make_shared<const NodeTable>(std::vector<Node>{n, far});
   board.publish(snapshot);
-  Api api(ApiSettings{munge.socket, {0}, false, std::chrono::milliseconds(1000), "", true}, board, commands, *store, metrics, &beats);
+  Api api(ApiSettings{munge.socket, {0}, false, std::chrono::milliseconds(1000), "", true, ""}, board, commands, *store, metrics, &beats);
   auto post = [&](const std::string& path) {
     return api.handle(ApiRequest{"POST", path, {}, munge.credential("POST", path), "", "127.0.0.1"});
   };
@@ -380,7 +397,7 @@ TEST_CASE("api: an agent's wake-up ends the loop's wait at once, a heartbeat is 
 TEST_CASE("api: with ReadAuth=munge, /metrics needs a credential or the bearer token", "[api][security]") {
   ApiWorld w;
   CHECK(w.call("GET", "/metrics").status == 200);  // ReadAuth=none: open, as documented
-  ApiSettings s{w.munge.socket, {0}, true, std::chrono::milliseconds(1000), "", true};
+  ApiSettings s{w.munge.socket, {0}, true, std::chrono::milliseconds(1000), "", true, ""};
   s.metrics_token = "0123456789abcdef-token";
   Api api(s, w.board, w.commands, *w.store, w.metrics);
   auto get = [&](const std::string& auth) { return api.handle(ApiRequest{"GET", "/metrics", {}, auth, "", "127.0.0.1"}); };
@@ -547,7 +564,7 @@ TEST_CASE("api: a heartbeat carries the node's jobs' progress, checked whole, an
   ended.phase = JobPhase::Finished;
   snapshot->job_records = {{5, watched}, {6, ended}};
   board.publish(snapshot);
-  Api api(ApiSettings{munge.socket, {0}, false, std::chrono::milliseconds(1000), "", true}, board, commands, *store,
+  Api api(ApiSettings{munge.socket, {0}, false, std::chrono::milliseconds(1000), "", true, ""}, board, commands, *store,
           metrics, &beats, &progress);
   std::string path = "/v1/nodes/n1/heartbeat";
   auto post = [&](const std::string& body) {

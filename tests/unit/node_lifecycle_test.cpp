@@ -135,7 +135,7 @@ TEST_CASE("lifecycle: the validation job asks for every GPU of the node and tell
   REQUIRE(c.slurm.validation_specs.size() == 1);
   const std::string& script = c.slurm.validation_specs[0].script;
   CHECK(script.find("export AUTORESUME_NODE='n2' AUTORESUME_NODE_GPUS=6\n") != std::string::npos);
-  CHECK(script.find("\nexec /") != std::string::npos);
+  CHECK(script.find("( /usr/sbin/autoresume-agent check ) >\"$out\" 2>&1") != std::string::npos);
 }
 
 TEST_CASE("Node::gpu_count reads the GPUs out of a Gres string", "[lifecycle]") {
@@ -286,6 +286,44 @@ TEST_CASE("lifecycle: validation fails, is retried, then the node is quarantined
   CHECK(c.slurm.nodes["n2"].reason.rfind("autoresume: quarantined: validation failed", 0) == 0);
   CHECK(c.tick() == Calls{"unreserve autoresume-n2"});  // the node stays drained; the reservation goes
   CHECK(c.tick().empty());
+}
+
+TEST_CASE("lifecycle: what the validation run said is named in its events and kept per node and attempt", "[lifecycle]") {
+  Cluster c;
+  c.config.validation_attempts = 2;
+  std::filesystem::remove_all(c.config.state_dir + "/validation");
+  c.until_validation_submitted("n2");
+  c.validation_ends("n2", 1);
+  c.slurm.jobs.at(c.record("n2").validation_job).admin_comment =
+      "autoresume-validation exit=1\nchecking gpu0\ngpu0: dcgm diag level 2\n\x1b[31mFAIL: gpu0 row remap pending\x1b[0m\n";
+  c.tick();
+  c.tick();  // resume
+  c.tick();  // the second attempt
+  c.validation_ends("n2", 0);
+  c.slurm.jobs.at(c.record("n2").validation_job).admin_comment = "autoresume-validation exit=0\nall 4 checks passed\n";
+  c.tick();
+  REQUIRE(c.phase("n2") == NodePhase::Healthy);
+
+  std::vector<std::string> failed, validated;
+  for (const auto& e : c.store->events()) {
+    if (e.kind == "validation_failed") failed.push_back(e.detail);
+    if (e.kind == "node_validated") validated.push_back(e.detail);
+  }
+  REQUIRE(failed.size() == 1);
+  CHECK(failed[0].find("exit 1; last lines: checking gpu0 | gpu0: dcgm diag level 2 | [31mFAIL: gpu0 row remap pending[0m") !=
+        std::string::npos);
+  REQUIRE(validated.size() == 1);
+  CHECK(validated[0].find("passed; last lines: all 4 checks passed") != std::string::npos);
+  // The drain reason stays short: the lines are in the event, not in Slurm's Reason.
+  CHECK(c.slurm.nodes["n2"].reason.find("checking gpu0") == std::string::npos);
+
+  size_t files = 0;
+  for (const auto& f : std::filesystem::directory_iterator(c.config.state_dir + "/validation/n2")) files += f.path().extension() == ".json";
+  CHECK(files == 2);
+  auto latest = ValidationReports(c.config.state_dir + "/validation").latest("n2");
+  REQUIRE(latest);
+  CHECK(latest->exit_code == 0);
+  CHECK(latest->lines == std::vector<std::string>{"all 4 checks passed"});
 }
 
 TEST_CASE("lifecycle: ValidationTimeout cancels the job and fails the attempt", "[lifecycle][timeout]") {
