@@ -82,6 +82,7 @@ struct Job {
   JobState state = JobState::Unknown;
   bool completing = false;  // JOB_COMPLETING: epilogs still running
   bool requeue_pending = false;  // JOB_REQUEUE / JOB_REQUEUE_HOLD: Slurm is requeueing it
+  bool expediting = false;  // PENDING in Slurm's expedited requeue ("EXPEDITING"): slurmctld restarts it itself
   std::string state_reason;  // Slurm's pending/failure reason, as a string
   std::vector<std::string> nodes;  // allocated nodes (current or last)
   std::string batch_host;

@@ -100,6 +100,7 @@ Job to_job(const slurm_job_info_t& j) {
   out.state = job_state(j.job_state);
   out.completing = j.job_state & JOB_COMPLETING;
   out.requeue_pending = j.job_state & (JOB_REQUEUE | JOB_REQUEUE_HOLD);
+  out.expediting = compat::expediting(j.job_state);
   out.state_reason = str(compat::job_reason_string(j.state_reason));
   out.nodes = expand_hostlist(j.nodes);
   out.batch_host = str(j.batch_host);

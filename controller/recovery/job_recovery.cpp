@@ -245,6 +245,9 @@ JobDecision waiting_pending(const JobRecord& r, const Job& j, const JobContext& 
     return d;
   }
   if (j.held && !r.held_by_us) return stay(r);  // held by its user or an admin: theirs to release
+  // Slurm's expedited requeue: slurmctld starts it itself, first in line, as soon as nodes can run it (once ours are
+  // replaced and validated). A hold or a new BeginTime would only take that place from it.
+  if (j.expediting) return stay(r);
   if (ctx.has_capacity && !settled(r, ctx)) return stay(r);
   if (ctx.has_capacity) return go(P::Starting, JobAction::StartNow, "pending, healthy capacity free: start now");
   return go(P::Held, j.held ? JobAction::None : JobAction::Hold, "pending, not enough healthy nodes: held");

@@ -187,4 +187,15 @@ inline constexpr const char* kGresTresPrefix = "gres/";
 inline constexpr const char* kGresTresPrefix = "gres:";
 #endif
 
+// A job Slurm requeued for an expedited restart (25.11+: `sbatch --requeue=expedite` under SlurmctldParameters=
+// enable_expedited_requeue): base state PENDING with JOB_EXPEDITING set, shown as "EXPEDITING", restarted by
+// slurmctld itself at top priority once its nodes can run it. Older releases have no such requeue.
+inline bool expediting([[maybe_unused]] uint32_t job_state) {
+#ifdef JOB_EXPEDITING
+  return (job_state & JOB_EXPEDITING) != 0;
+#else
+  return false;
+#endif
+}
+
 }  // namespace autoresume::slurm_compat

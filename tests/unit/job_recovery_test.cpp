@@ -75,6 +75,41 @@ TEST_CASE("a StartTime is only sent once the requeued job is PENDING and no long
   CHECK(decide(r, std::nullopt, ctx).phase == P::Finished);
 }
 
+TEST_CASE("a job in Slurm's expedited requeue (EXPEDITING) is counted once and left to slurmctld to start",
+          "[recovery]") {
+  Config config;
+  std::map<std::string, NodeFailure> failed{{"n2", NodeFailure{FailureSource::Slurm, "slurmd not responding", false}}};
+  JobRecord r;
+  r.phase = P::Running;
+  r.max_attempts = 3;
+  r.nodes = {"n1", "n2"};
+  Job j;
+  j.state = JobState::Pending;  // PENDING with JOB_EXPEDITING: slurmctld requeued it itself when n2 went DOWN
+  j.expediting = true;
+  j.restart_count = 1;
+  JobContext ctx{&failed, false, 1000, &config, ""};
+  JobDecision d = decide(r, j, ctx);
+  CHECK(d.phase == P::WaitingPending);
+  CHECK(d.action == JobAction::None);  // not requeued again
+  CHECK(d.count_attempt);
+  CHECK(d.failed_node == "n2");
+  r.phase = P::WaitingPending;
+  r.attempts = 1;
+  r.restart_seen = 1;
+  for (bool capacity : {false, true}) {
+    JobContext c{&failed, capacity, 2000, &config, ""};
+    JobDecision w = decide(r, j, c);
+    CHECK(w.phase == P::WaitingPending);  // neither held (it would lose its place) nor given a BeginTime
+    CHECK(w.action == JobAction::None);
+  }
+  j.expediting = false;
+  j.state = JobState::Running;
+  CHECK(decide(r, j, ctx).phase == P::Running);  // slurmctld started it: running again, one attempt counted
+  // The same job PENDING without the flag (an ordinary requeue) is held while nothing can run it.
+  j.state = JobState::Pending;
+  CHECK(decide(r, j, ctx).action == JobAction::Hold);
+}
+
 TEST_CASE("a requeued job that does not come back PENDING is reported once after PendingTimeout", "[recovery]") {
   Config config;
   config.pending_timeout = std::chrono::seconds(300);
