@@ -77,6 +77,20 @@ int load_site_config(int ac, char** av) {
   return 0;
 }
 
+bool take_forwarded_options(const std::function<std::string(const std::string&)>& lookup) {
+  bool found = false;
+  for (const auto& opt : options) {
+    std::string var = std::string("SLURM_SPANK__SLURM_SPANK_OPTION_auto_resume_") + opt.name;
+    for (char& c : var)
+      if (c == '-') c = '_';
+    std::string value = lookup(var);
+    if (value.empty()) continue;
+    on_option_checked(opt.val, value.c_str(), 1);
+    found = true;
+  }
+  return found;
+}
+
 PluginState& state() {
   static PluginState s;
   return s;

@@ -2,6 +2,8 @@
 // Which process we are in decides what may be done (see dispatch.cpp); each context has its own file.
 #pragma once
 
+#include <functional>
+
 #include <cstdint>
 #include <string>
 
@@ -25,6 +27,13 @@ PluginState& state();
 int register_options(spank_t sp);
 // plugstack.conf arguments; logs the error and returns -1 when they are bad.
 int load_site_config(int ac, char** av);
+// The batch step's options as sbatch forwarded them in the job-control environment
+// ("SLURM_SPANK__SLURM_SPANK_OPTION_auto_resume_<option>"), read into the request like remote option values.
+// Slurm 22.05's slurmstepd takes the batch step's options only from the exported environment, so
+// `sbatch --export=NONE` (or a list without ALL) drops them there; the copy in the job-control environment, which
+// sbatch sends apart from the exported one, still arrives. LOOKUP returns a variable's value, "" if unset.
+// Returns whether any option was found.
+bool take_forwarded_options(const std::function<std::string(const std::string&)>& lookup);
 
 // publish.cpp: job-control environment for the allocation (srun/sbatch/salloc).
 int publish_intent(spank_t sp, const char* command);

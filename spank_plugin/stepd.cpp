@@ -1,5 +1,6 @@
 // S_CTX_REMOTE: slurmstepd, once per step per node.
 #include <slurm/slurm.h>
+#include <strings.h>
 
 #include <charconv>
 #include <chrono>
@@ -95,6 +96,26 @@ bool writes_intent(spank_t sp, uint32_t step_id) {
   return !allocation_intent(sp);  // else the batch step has written it already
 }
 
+// Whether an --export value sends the submitter's whole environment: ALL, alone or first in a list.
+bool exports_all(const std::string& exported) {
+  std::string first = exported.substr(0, exported.find(','));
+  return strcasecmp(first.c_str(), "ALL") == 0;
+}
+
+// Slurm 22.05 `sbatch --export=NONE --auto-resume=1`: the batch step gets no option (take_forwarded_options says
+// why) and would run without auto-resume. Taken from the job-control copy only when the environment was not
+// exported whole: with ALL, a variable of that name may be the submitter's own environment (a job submitted from
+// inside an auto-resume job carries its parent's), not what this job's sbatch forwarded. On releases whose
+// slurmstepd receives the options itself, the request is already there and nothing is read.
+void options_dropped_by_export(spank_t sp) {
+  if (step_asked(state())) return;
+  std::string exported = job_env(sp, "SLURM_EXPORT_ENV");
+  if (exported.empty() || exports_all(exported)) return;
+  if (take_forwarded_options([&](const std::string& var) { return job_env(sp, var.c_str()); }))
+    slurm_info("auto_resume: batch step of a job submitted with --export=%s: options taken from sbatch's job-control "
+               "environment", exported.c_str());
+}
+
 // On every node of a step whose tasks see an intent: the job's progress directory, owned by the job's user (made
 // here because only root can; the tasks write their reports into it, the agent reads them).
 void make_job_progress_dir(spank_t sp, uint32_t job_id) {
@@ -113,6 +134,7 @@ void make_job_progress_dir(spank_t sp, uint32_t job_id) {
 int stepd_init_post_opt(spank_t sp) {
   uint32_t job_id = 0, step_id = 0, node_id = 0;
   if (!item(sp, S_JOB_ID, job_id) || !item(sp, S_JOB_STEPID, step_id) || !item(sp, S_JOB_NODEID, node_id)) return 0;
+  if (step_id == SLURM_BATCH_SCRIPT) options_dropped_by_export(sp);
   if (step_id != SLURM_EXTERN_CONT) make_job_progress_dir(sp, job_id);
   if (step_id == SLURM_EXTERN_CONT || node_id != 0 || !writes_intent(sp, step_id)) return 0;
   auto intent = recorded_intent(sp, step_id);

@@ -39,6 +39,10 @@ TEST_CASE("every form of --auto-resume records the job's intent and budget, for 
         {"sbatch flag", c.sbatch_as(cmd("sbatch --parsable -o /dev/null --auto-resume=1 --wrap true"))},
         {"sbatch budget", c.sbatch_as(cmd("sbatch --parsable -o /dev/null --auto-resume-max-attempts=5 --wrap true"))},
         {"#SBATCH", c.sbatch_as(cmd("sbatch --parsable flagged.sh"))},
+        // The submitter's environment not exported (on 22.05 the batch step then gets no option of its own).
+        {"sbatch --export=NONE", c.sbatch_as(cmd("sbatch --parsable -o /dev/null --export=NONE --auto-resume=1 --wrap true"))},
+        {"sbatch --export=NONE,FOO=1 budget",
+         c.sbatch_as(cmd("sbatch --parsable -o /dev/null --export=NONE,FOO=1 --auto-resume-max-attempts=5 --wrap true"))},
         {"srun inside sbatch",
          c.sbatch_as(cmd("sbatch --parsable -o /dev/null -N2 --wrap 'srun --auto-resume=1 true'"))},
         {"srun allocation", job_id_in(c.sh(cmd("srun --auto-resume=1 -N2 bash -c 'echo JOB=$SLURM_JOB_ID'")))},
@@ -50,7 +54,7 @@ TEST_CASE("every form of --auto-resume records the job's intent and budget, for 
       INFO("AdminComment=" << j.admin_comment);
       auto intent = parse_intent(j.admin_comment);
       REQUIRE(intent);
-      CHECK(intent->max_attempts == (form == "sbatch budget" ? 5u : 3u));
+      CHECK(intent->max_attempts == (form.ends_with("budget") ? 5u : 3u));
       CHECK(j.user_id == (user == "root" ? 0u : std::stoul(c.sh("id -u " + user).out)));
     }
   }
@@ -63,7 +67,9 @@ TEST_CASE("a job without the flag, or with --auto-resume=0, records nothing", "[
   uint32_t plain = c.sbatch("-o /dev/null -N2 --wrap 'srun true'");
   uint32_t off = c.sbatch("-o /dev/null --auto-resume=0 --wrap true");
   uint32_t user = c.sbatch_as(as_user("sbatch --parsable -o /dev/null --wrap 'srun true'"));
-  for (uint32_t id : {plain, off, user}) {
+  uint32_t not_exported = c.sbatch("-o /dev/null --export=NONE --wrap true");
+  uint32_t off_not_exported = c.sbatch("-o /dev/null --export=NONE --auto-resume=0 --wrap true");
+  for (uint32_t id : {plain, off, user, not_exported, off_not_exported}) {
     Job j = finished(c, id);
     INFO("job " << id << " AdminComment=" << j.admin_comment);
     CHECK(j.admin_comment.empty());
