@@ -1,5 +1,6 @@
 // autoresumed on a real cluster with the real plugin: node failures, admin reasons, budgets, crashes.
 #include <arpa/inet.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -276,6 +277,43 @@ TEST_CASE("(breaker) two of four nodes killed at once open the breaker: nothing 
   // ... and the node lifecycles go on: the two killed nodes and the Action:Replace one are replaced.
   REQUIRE(wait_until(60s, [&] { return rc.actions("replace").size() == 3; }));
   REQUIRE(wait_until(60s, [&] { return !rc.c.node(nodes[0]).drain && !rc.c.node(nodes[1]).drain; }));
+}
+
+TEST_CASE("(breaker) slurmctld paused for twice SlurmdTimeout and resumed: no breaker, nothing drained, replaced or "
+          "requeued",
+          "[controller][breaker]") {
+  // The controller's defaults for the breaker (BreakerSettle 30 s): what a site runs.
+  ResumeCluster rc("ctl-ctld-pause", {replace_program("ctl-ctld-pause")});
+  uint32_t id = rc.submit_counter("--auto-resume=1", 400);
+  rc.wait_stepping(id);
+  REQUIRE(wait_until(10s, [&] { return !rc.events("job_watched").empty(); }));
+  std::smatch m;
+  std::string status = rc.c.sh(source_dir() + "/scripts/devcluster status --dir " + rc.c.dir()).out;
+  REQUIRE(std::regex_search(status, m, std::regex("slurmctld +pid ([0-9]+)")));
+  int ctld = std::stoi(m[1]);
+
+  // Stopped, as a slurmctld stalls (a hung filesystem under StateSaveLocation, a swapping host): for 2 x SlurmdTimeout
+  // no RPC is answered, then everything it missed arrives at once.
+  REQUIRE(kill(ctld, SIGSTOP) == 0);
+  std::this_thread::sleep_for(20s);  // SlurmdTimeout=10 (ClusterOptions)
+  REQUIRE(kill(ctld, SIGCONT) == 0);
+  // Long enough for the ping cycle after the pause, BreakerSettle, and the controller's reaction to any of it.
+  std::this_thread::sleep_for(45s);
+
+  INFO(rc.c.controller_log());
+  CHECK(rc.events("breaker_tripped").empty());
+  for (const char* kind : {"drain", "down", "replace", "power_down", "reboot", "requeue", "hold", "signal"}) {
+    INFO(kind);
+    CHECK(rc.actions(kind).empty());
+  }
+  for (const char* node : {"n1", "n2", "n3", "n4"}) {
+    INFO(node);
+    CHECK_FALSE(rc.c.node(node).unavailable());
+  }
+  Job j = rc.c.job(id);
+  CHECK(j.state == JobState::Running);
+  CHECK(j.restart_count == 0);
+  rc.c.sh("scancel " + std::to_string(id));
 }
 
 namespace {
