@@ -179,6 +179,13 @@ int check_slurm_config(const Config& config) {
     bool asked_power = (std::string(action) == "replace" ? config.replace_method : config.reboot_method).fallback == Method::PowerCycle;
     if (asked_power && !power.empty()) rc = 3;
   }
+  std::string ping = settings->ping_timing_risk();
+  std::cout << "autoresumed: node detection (SlurmdTimeout=" << settings->slurmd_timeout
+            << ", MessageTimeout=" << settings->message_timeout << "): " << (ping.empty() ? "ok" : "check") << "\n";
+  if (!ping.empty()) {
+    std::cout << "  - " << ping << "\n";
+    rc = 3;
+  }
   auto ha = high_availability_missing(config, *settings);
   std::cout << "autoresumed: high availability (" << settings->controllers.size() << " SlurmctldHost, HighAvailability="
             << (config.high_availability ? "yes" : "no") << "): " << (ha.empty() ? "ok" : "check") << "\n";
@@ -208,6 +215,8 @@ void report_slurm_settings(SlurmClient& slurm, const Config& config) {
       log(LogLevel::Warning, "power_cycle_unavailable", {{"missing", line}, {"effect", "power cycles fail"}});
   for (const auto& line : high_availability_missing(config, *settings))
     log(LogLevel::Warning, "high_availability_check", {{"missing", line}});
+  if (std::string ping = settings->ping_timing_risk(); !ping.empty())
+    log(LogLevel::Warning, "slurm_ping_timing", {{"check", ping}});
   if (!config.in_place_retry) return;
   for (const auto& line : settings->in_place_missing())
     log(LogLevel::Warning, "in_place_unavailable", {{"missing", line}, {"effect", "steps that asked are requeued whole"}});

@@ -133,4 +133,17 @@ std::vector<std::string> SlurmSettings::in_place_missing() const {
   return out;
 }
 
+std::string SlurmSettings::ping_timing_risk() const {
+  if (slurmd_timeout == 0) return "";  // Slurm does not set nodes DOWN for silence
+  // A round with a dead node: MessageTimeout plus a second; it must end before SlurmdTimeout - SlurmdTimeout/3.
+  uint32_t round = message_timeout + 1, room = slurmd_timeout - slurmd_timeout / 3;
+  if (round < room) return "";
+  uint32_t enough = slurmd_timeout;
+  while (round >= enough - enough / 3) ++enough;
+  return "SlurmdTimeout=" + std::to_string(slurmd_timeout) + " is too short for MessageTimeout=" +
+         std::to_string(message_timeout) + ": while a node is dead, slurmctld may set live nodes DOWN \"not responding\" "
+         "(a ping round including the dead node lasts ~MessageTimeout+1 s and must end within 2/3 of SlurmdTimeout): "
+         "raise SlurmdTimeout to " + std::to_string(enough) + " s or more, or lower MessageTimeout";
+}
+
 }  // namespace autoresume

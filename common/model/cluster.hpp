@@ -155,6 +155,8 @@ struct SlurmSettings {
   std::vector<std::string> controllers;
   uint32_t slurmctld_timeout = 120;   // SlurmctldTimeout (s): a backup takes over after this
   std::string state_save_location;    // StateSaveLocation
+  uint32_t slurmd_timeout = 300;      // SlurmdTimeout (s): a node silent this long is set DOWN
+  uint32_t message_timeout = 10;      // MessageTimeout (s)
   bool powered_down_hidden = false;  // powered-down CLOUD nodes missing from slurm_load_node (22.05 without
                                      // PrivateData=cloud): a power cycle cannot be followed
   bool power_saving() const { return !suspend_program.empty() && !resume_program.empty(); }
@@ -166,6 +168,12 @@ struct SlurmSettings {
   bool can_shrink_jobs() const;
   // What slurm.conf lacks for in-place retry, one line each (empty: nothing).
   std::vector<std::string> in_place_missing() const;
+  // Whether slurmctld's own ping can set a live node DOWN when another node dies: "" when not, else why. A ping
+  // round lasts as long as its slowest node (a dead one: MessageTimeout, and 24.11 retries a refused connect every
+  // second for that long), the live nodes' answers are recorded only when it ends, and the next round counts
+  // SlurmdTimeout from the previous round's start; rounds start every SlurmdTimeout/3. Such a node's jobs are
+  // killed or requeued by Slurm for nothing (measured on 24.11 with SlurmdTimeout=10, MessageTimeout=10).
+  std::string ping_timing_risk() const;
 };
 
 struct Reservation {

@@ -490,6 +490,8 @@ Result<SlurmSettings> LibSlurmClient::load_settings() {
   for (uint32_t i = 0; i < conf->control_cnt; ++i) s.controllers.push_back(str(conf->control_machine[i]));
   s.slurmctld_timeout = conf->slurmctld_timeout;
   s.state_save_location = str(conf->state_save_location);
+  s.slurmd_timeout = conf->slurmd_timeout;
+  s.message_timeout = conf->msg_timeout;
   s.powered_down_hidden = compat::powered_down_cloud_nodes_hidden(conf);
   compat::free_ctl_conf(conf);
   return s;

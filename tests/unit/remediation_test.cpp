@@ -97,3 +97,23 @@ TEST_CASE("the rung an agent's drain reason names, and the climb when a rung did
   CHECK(escalate("reboot") == "replace");
   CHECK(escalate("replace") == "replace");
 }
+
+TEST_CASE("slurm.conf: a SlurmdTimeout a dead node's ping round can outlast is named, with what to raise it to",
+          "[settings]") {
+  SlurmSettings s;
+  CHECK(s.ping_timing_risk().empty());  // Slurm's defaults: SlurmdTimeout=300, MessageTimeout=10
+  s.slurmd_timeout = 10;
+  s.message_timeout = 10;
+  std::string risk = s.ping_timing_risk();
+  CHECK(risk.find("SlurmdTimeout=10 is too short for MessageTimeout=10") != std::string::npos);
+  CHECK(risk.find("raise SlurmdTimeout to 17 s or more") != std::string::npos);
+  s.message_timeout = 5;  // what the local cluster sets: a round ends in ~6 s, inside 10 - 10/3
+  CHECK(s.ping_timing_risk().empty());
+  s.slurmd_timeout = 16;
+  s.message_timeout = 10;
+  CHECK_FALSE(s.ping_timing_risk().empty());
+  s.slurmd_timeout = 17;
+  CHECK(s.ping_timing_risk().empty());
+  s.slurmd_timeout = 0;  // never set DOWN for silence
+  CHECK(s.ping_timing_risk().empty());
+}
