@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // autoresume-agent: the node health agent. `check` runs every check once and prints the verdicts: usable as
 // Slurm's HealthCheckProgram and as the controller's validation program. Exit 0 healthy, 1 unhealthy, 2 the
 // agent itself could not run.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The agent's one action on Slurm: drain its own node on a fail verdict, through the project's Slurm adapter.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // What the reset_gpu rung does to the agent's own NVML use, on a real GPU (never resetting it): the XID event set
 // is freed before the reset command runs (an NVML client holding the device can make `nvidia-smi -r` refuse) and
 // created again after. Measures that cycle N times and checks that XID events are watched again after each, that a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // CPU and wall time of one agent poll cycle (NVML reads + GPU checks + host checks), against the host checks alone
 // measured in the same run as the baseline. Median and p99 over N cycles.
 //   agent_poll_cost [--cycles N] [--nvml-lib PATH]

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # End to end on a real GPU node, the whole product: one-node Slurm 22.05 with a gpu GRES (.h200/h200-slurm.sh, from
 # carried Debian packages), the auto_resume plugin, autoresumed with its own node lifecycle (ReplaceProgram: a
 # fresh slurmd for the node, standing in for the site's replacement; ValidationProgram: the validation suite

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // /metrics at scale: the controller's metrics for a 10,000-node cluster (4 partitions, 2,000 watched jobs, 3% of
 // nodes in a lifecycle), built by the same Metrics::update() and rendered by the same render() that serve a
 // scrape. Prints the median and p99 over 50 scrapes, and the median against the 50 ms target.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The load of bench/scale, put on a real slurmctld through libslurm (sbatch would take minutes for 100,000 jobs):
 //
 //   scale_load submit N PARTITION [THREADS]   N held batch jobs (priority 0: they never run), THREADS at a time

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // autoresumed: the auto-resume controller, beside slurmctld.
 #include <pwd.h>
 #include <signal.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // autoresumectl: the admin's command line for autoresumed's HTTP API. Every request carries a munge
 // credential made for it; reads print tables (or --json), commands print the controller's verdict.
 // Exit codes: 0 done, 1 refused or failed (the controller's reason, or the file this host could not read, printed),

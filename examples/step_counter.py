@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """A resumable job in miniature: counts steps, checkpoints atomically, resumes from its latest checkpoint.
 
 Run one copy per task (srun); rank 0 (SLURM_PROCID=0) owns the checkpoint and the step log, the other ranks keep

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The HTTP API as compute nodes and users reach it: any method, path, query, Authorization header and body.
 // Every answer is a status between 200 and 599 with a JSON body (text for /metrics), and nothing a request
 // without a valid credential sends changes anything: no command reaches the loop, no heartbeat is recorded.

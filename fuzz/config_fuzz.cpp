@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The controller's configuration file: any text either parses or is refused with "FILE:LINE: ..." naming the
 // line; a parsed configuration has the bounds the parser promises.
 #include <cstddef>

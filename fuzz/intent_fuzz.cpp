@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // What a user controls and root re-reads: the intent token in AdminComment (and in the job's environment), the
 // plugin's option values and plugstack arguments. A parsed intent survives a round trip; a merged comment holds
 // the token once; a claimed intent never exceeds the site's max.

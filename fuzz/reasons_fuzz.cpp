@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Node reasons as anyone with scontrol can set them, and node states as Slurm reports them: classified without
 // crashing, and a reason that does not start with the project's prefix is never taken for the project's own.
 #include <cstddef>

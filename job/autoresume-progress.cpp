@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // autoresume-progress STEP [--checkpoint]: a job's rank says it finished step STEP (and, with --checkpoint, that
 // a checkpoint of that step is on disk). Writes the rank's report into the job's progress directory
 // (include/autoresume/progress.hpp), which the node's agent reads. No dependency, one small write, never fails

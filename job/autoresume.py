@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Progress reports for slurm-auto-resume, from inside a training job. One file, no dependency.
 
     import autoresume

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // devcluster-ctld-host: preloaded into a slurmctld of a local cluster with a backup controller (devcluster up
 // --backup-ctld), so that two slurmctld can run on one host as on two: gethostname() says the SlurmctldHost name
 // the daemon stands for (slurmctld finds its own index, primary or backup, by its host name), and its listening

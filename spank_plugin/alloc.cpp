@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // S_CTX_ALLOCATOR: sbatch and salloc, command line and #SBATCH lines alike. Bad values were refused by the
 // option callback before this point, so nothing was submitted.
 #include "plugin.hpp"

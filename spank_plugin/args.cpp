@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The plugin's options, in one table, registered with spank_option_register from slurm_spank_init: a static
 // spank_options table is not loaded in allocator context (sbatch/salloc), measured on Slurm 22.05.8.
 #include <string>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The only exported symbols of auto_resume.so (see auto_resume.lds). Each callback switches on the context it
 // runs in and calls that context's file. Nothing throws across this C boundary: an exception is logged and
 // answered with 0 where failing would hurt the user's job more than a missing auto-resume.

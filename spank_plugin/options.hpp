@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Option values and plugstack.conf arguments: parsed once, here, with errors a user can act on.
 // No Slurm dependency, so that unit tests can run it under the sanitizers.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // auto_resume.so internals: state of this process's plugin instance, and one entry point per context.
 // Which process we are in decides what may be done (see dispatch.cpp); each context has its own file.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The job's progress directory on this node (include/autoresume/progress.hpp), made by slurmstepd as root.
 // No Slurm dependency: unit-tested.
 #pragma once

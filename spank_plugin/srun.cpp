@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // S_CTX_LOCAL: srun. A new allocation (srun outside a job) carries the intent like sbatch; a step inside an
 // existing job passes the option on to slurmstepd (stepd.cpp), which marks the job.
 //

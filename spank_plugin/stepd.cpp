@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // S_CTX_REMOTE: slurmstepd, once per step per node.
 #include <slurm/slurm.h>
 #include <strings.h>

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # tests/man_check.sh BUILD_DIR: every option the programs' --help lists is in their man page (man/), and every man
 # page is valid roff for man(7) (groff reports no warning). The pages are written by hand; this keeps them true.
 set -uo pipefail

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The agent's health checks. Each has a name ("gpu0:temperature", "disk:/tmp"), a verdict, a detail string and a
 // threshold from the configuration. NVML_ERROR_NOT_SUPPORTED means "not applicable" (a single H200 has no NVLink
 // peers; ECC may be off), never a fault; NVML_ERROR_GPU_IS_LOST from any query fails that GPU.

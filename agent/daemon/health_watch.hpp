@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // What `autoresume-agent run` adds to the one-shot checks: time. A temperature above GpuTempMax fails only once it
 // has lasted GpuTempFor (a short spike is a warn), and a host-resource shortage only once it has lasted
 // resource_for; critical XIDs arrive through NVML's event set between polls,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The progress reports of the jobs on this node (include/autoresume/progress.hpp), summed up per job for the
 // heartbeat: the agent is root and the files are the users', so each is opened without following links, read
 // only if it is a regular file, at most a few bytes, and a bad one is skipped.

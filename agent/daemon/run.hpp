@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // `autoresume-agent run`: the daemon. Polls every check each Interval and waits on NVML's XID events between
 // polls; on a fail verdict drains its own node through libslurm (reason "autoresume: <check>: <detail>") and wakes
 // the controller; never drains for a warn, never touches a reason that is not auto-resume's. Sends the controller

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // A stand-in for libnvidia-ml.so.1 for tests: the same symbols, answering from a JSON file that the test writes
 // (path in FAKE_NVML_STATE), re-read on every call so a test can change a GPU while the agent runs:
 //   {"gpus": [{"name": "Fake H200", "uuid": "GPU-0", "temperature": 40, "ecc_uncorrected": 0,

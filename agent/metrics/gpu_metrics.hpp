@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The agent's readings in Prometheus' text format (prometheus-cpp), named autoresume_gpu_* / autoresume_health_*
 // with meanings that mirror dcgm-exporter's (temperature, uncorrectable ECC, remapped rows, XID), so that a site
 // without DCGM still gets GPU health. `check --metrics` prints it once (for node_exporter's textfile collector).

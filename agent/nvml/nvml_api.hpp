@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The subset of NVML the agent uses, declared here: there is no nvml.h on the machines this builds on, and the
 // library is loaded at run time (dlopen), never linked. Values and signatures follow NVIDIA's nvml.h.
 #pragma once

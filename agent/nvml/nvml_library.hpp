@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // libnvidia-ml loaded with dlopen. A node without the library, or whose driver is not loaded, has "no GPUs":
 // host checks still run. Symbols resolve once; a missing optional symbol reads as NOT_SUPPORTED.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The agent's GPU remediation ladder: which rung an XID calls for, after the "resolution bucket" of NVIDIA's XID
 // catalogue, and what has been tried on each GPU, so that each rung is tried once and then the next.
 //

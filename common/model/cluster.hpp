@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // What the controller knows of Slurm at one instant: nodes and jobs, copied out of libslurm's structures.
 #pragma once
 

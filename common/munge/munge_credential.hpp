@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Munge credentials for the controller's HTTP API. A request carries "Authorization: MUNGE <credential>" whose
 // payload is the cluster and the request line it was made for ("gpu1: POST /v1/nodes/n2/replace"): a credential
 // cannot be replayed (munged refuses a second decode) nor moved to another request or another cluster. Shared by autoresumed and autoresumectl.

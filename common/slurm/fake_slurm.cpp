@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 #include "slurm/fake_slurm.hpp"
 
 #include <slurm/slurm_errno.h>

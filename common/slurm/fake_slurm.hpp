@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // An in-memory Slurm for unit tests of the controller's state machines: tests set nodes and jobs, the code
 // under test acts through the SlurmClient interface, tests read back what was done (and can make calls fail).
 #pragma once

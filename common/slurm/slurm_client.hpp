@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The one door to Slurm. Everything the controller (and the tests) read from or do to slurmctld goes through
 // this interface; LibSlurmClient talks to a real slurmctld, FakeSlurm is an in-memory cluster for unit tests.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 #include "slurm/slurmd_probe.hpp"
 
 #include <arpa/inet.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Whether anything listens on host:port, without a connection the listener would see: the dead-node probe of
 // the Slurm adapter.
 #pragma once

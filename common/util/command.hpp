@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // A command run to its end with a fixed argv (no shell), its stdout and stderr together kept (the first 4 KiB),
 // killed when it runs past a timeout. For the few things the daemons do through a tool rather than a library:
 // `scontrol reboot` (no public libslurm call), `nvidia-smi -r` (the GPU reset NVML leaves to the tool).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // What a process can read at its edges (slurm.conf, autoresume.conf, StateDir, munge's socket), said as one line a
 // user can act on instead of an exception or a library's own exit.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // "HOST:PORT" of a listener (the controller's API, the agent's /metrics).
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // One line per event, key=value, to stderr (journald adds its own timestamp; foreground runs get ours).
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Comma-separated lists, as Slurm writes them (partitions) and as the store keeps node and step lists.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // A site program (ReplaceProgram, RebootProgram) run beside the control loop: started with the node name as its
 // last argument in its own process group, its output appended to a log file, polled each tick (never waited on),
 // and killed as a group when it runs past its timeout.

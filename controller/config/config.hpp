@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // autoresumed's configuration: a Slurm-style Key=Value file. Every key, its default and meaning is in
 // packaging/autoresume.conf; an unknown key or a bad value is an error naming the file and line.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The control loop. Each tick observes the cluster through the adapter, works out what is failed, and moves every
 // auto-resume job one idempotent step along its state machine; every step is journaled before it is sent to
 // Slurm and completed after. If slurmctld does not answer, nothing is decided on stale data.

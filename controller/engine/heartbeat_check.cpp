@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Fast dead-node detection from the agents' heartbeats. Slurm notices a dead node only after SlurmdTimeout; a
 // node whose agent stopped beating for HeartbeatMiss intervals gets one cheap probe of its slurmd (a bare
 // connect makes slurmd log an error: only these nodes are probed, never every node every second). Nothing

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Agents' heartbeats, written by the HTTP threads (POST /v1/nodes/NAME/heartbeat) and read by the loop thread:
 // node -> when it last beat (unix seconds). A node that never beat is not in it, and keeps Slurm's own detection.
 #pragma once

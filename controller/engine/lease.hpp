@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // High availability: an autoresumed beside every SlurmctldHost, one StateDir on the filesystem they share
 // (StateSaveLocation's), exactly one of them active.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Admins' commands on one node, from the HTTP API. They start, restart or end the node's lifecycle; the steps
 // themselves are taken by the normal tick, journaled like any other.
 #include "engine/controller.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The engine half of node lifecycles: builds each node's observation, journals and sends the step that
 // recovery/node_lifecycle.cpp decided, and keeps the record. Only nodes that failed (or are in a lifecycle) have
 // a record; a healthy node costs one classify_node() per tick.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Jobs' progress as the agents report it with their heartbeats (POST /v1/nodes/NAME/heartbeat, body
 // {"jobs": [...]}, docs/hangs-and-goodput.md): written by the HTTP threads, read by the loop thread. One entry
 // per job and node, only for jobs the controller watches (the API checks), dropped when the job's watch ends:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Jobs' progress (engine/progress.hpp): the start of each run and its first report (goodput's startup), hang
 // detection, and what each failure cost (lost work, redone steps). docs/hangs-and-goodput.md.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // What the HTTP API and the metrics read: a copy of the controller's view taken by the loop thread after each
 // tick, published under a mutex and never changed afterwards (readers share it through a shared_ptr).
 #pragma once

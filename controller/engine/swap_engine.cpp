@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // In-place retry of the steps that asked for it (docs/in-place.md): the failed node leaves the job, a healthy one
 // joins it through a one-node expansion allocation, and the steps' sruns run their command lines again once the
 // job's AdminComment says so. One stage per tick at most that sends something to Slurm; each stage is journaled

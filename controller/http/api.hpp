@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The controller's HTTP API as plain request -> response (server.cpp binds it to cpp-httplib; the unit tests
 // call it directly). Reads come from the latest snapshot and the event history; node commands and the breaker
 // reset go to the loop thread through the command queue and answer with its verdict.

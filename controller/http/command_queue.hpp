@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Admin commands travel from the HTTP threads to the loop thread, which alone acts on Slurm and the journal:
 // a handler pushes a command and waits (bounded) for the loop's answer; the loop waits between ticks on this
 // queue, so that a command or an agent's wake-up is served at once instead of after the poll interval.

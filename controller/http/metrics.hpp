@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // /metrics: prometheus-cpp's registry, filled two ways. Gauges are set from each tick's snapshot (states,
 // counts, ages); counters and histograms are fed as things happen (ControllerObserver). Names start with
 // autoresume_, in base units; counters end in _total, durations in _seconds.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The HTTP listener: cpp-httplib on ListenAddress (loopback by default), every request handed to Api::handle.
 //
 // Reachable from every compute node, so it is built to stay up under abuse:

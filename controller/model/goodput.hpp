@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // What failures cost a job (docs/hangs-and-goodput.md), after Google's ml-goodput (productive time over the job's
 // whole time, across restarts) and Meta's ETTR. From the job's record: its time since its first run started, less
 // the work redone after each failure (from the last checkpoint, or the run's start, to the failure), the recovery

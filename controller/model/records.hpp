@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // What the controller remembers (in SQLite) beyond what Slurm holds.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 #include "notify/notifier.hpp"
 
 #include <curl/curl.h>

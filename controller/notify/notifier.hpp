@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Notifications for what needs a human: a job's resume budget exhausted, a node quarantined, the breaker
 // tripped. Sent from a thread of their own (the control loop only enqueues), to WebhookURL (a JSON POST a Slack
 // incoming webhook accepts: {"text": ...}) and/or NotifyProgram (called with kind, subject and detail as

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The circuit breaker: when more than BreakerFraction of the nodes begin failing within BreakerWindow (whether
 // they recovered since or not), something
 // bigger than a node is wrong (a switch, the power, slurmctld itself), and automated recovery would only make a

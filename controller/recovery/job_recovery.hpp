@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The state machine of one auto-resume job (phases in model/records.hpp). decide() is pure: from the job's
 // record, what Slurm says of the job now, which nodes are failed and whether there is capacity, it returns the
 // next phase and the one idempotent step to take. The engine journals the step, sends it, and saves the record.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Which nodes count as failed, and whose word that is. The controller acts only on its own reasons, on the
 // health agent's (both "autoresume: ..."), on HyperPod's admin requests (exactly "Action:Replace" /
 // "Action:Reboot") and on Slurm's own verdicts (not responding, DOWN with Slurm's reason). A drain or down with

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 #include "recovery/node_lifecycle.hpp"
 
 #include <array>
@@ -48,11 +49,16 @@ NodeDecision go(P phase, NodeAction action = NodeAction::None, std::string why =
   return d;
 }
 
+// Slurm's times are whole seconds from slurmctld's clock (time(), a coarse clock that may lag the fine one by a
+// tick); `since` is ours, with a fraction. A Slurm time counts as "at or after" ours within that rounding and a
+// second of skew: an event a full two seconds older is an earlier one.
+bool at_or_after(std::time_t slurm_time, double since) { return static_cast<double>(slurm_time) + 2 >= since; }
+
 std::string ours(const std::string& what) { return std::string(kReasonPrefix) + " " + what; }
 
 // A slurmd that registered after the program started and answers: the replacement (or the rebooted node).
 bool fresh_slurmd(const Node& n, const NodeRecord& r) {
-  return !n.not_responding && n.base != NodeBase::Unknown && n.slurmd_start_time + 1 >= static_cast<std::time_t>(r.program_started);
+  return !n.not_responding && n.base != NodeBase::Unknown && at_or_after(n.slurmd_start_time, r.program_started);
 }
 
 std::string quarantine_reason(const NodeRecord& r) { return ours("quarantined: " + r.cause); }
@@ -128,7 +134,7 @@ bool has(const std::string& s, const char* what) { return s.find(what) != std::s
 // reboot's reason, and replaces the reason with "ResumeTimeout reached". Our own reasons quote earlier verdicts
 // ("autoresume: reboot: Slurm: reboot timed out ..."): only Slurm's form, and only a new one, counts.
 bool slurm_verdict(const Node& n, const std::string& verdict, double since) {
-  bool fresh = n.reason_time == 0 || static_cast<double>(n.reason_time) + 1 >= since;
+  bool fresh = n.reason_time == 0 || at_or_after(n.reason_time, since);
   bool ends = n.reason.size() >= verdict.size() && n.reason.compare(n.reason.size() - verdict.size(), verdict.size(), verdict) == 0;
   return fresh && (n.reason == verdict || (ends && n.reason.rfind(kReasonPrefix, 0) == 0 && has(n.reason, " : " )));
 }
@@ -175,7 +181,7 @@ NodeDecision decide_program(const NodeRecord& r, const Node& n, const NodeObserv
 // Slurm's reboot is done when the node registered with a boot after the request and the REBOOT flags are gone;
 // Slurm sets it DOWN "reboot timed out" after ResumeTimeout.
 NodeDecision decide_reboot(const NodeRecord& r, const Node& n, const NodeContext& ctx) {
-  bool booted = n.boot_time + 1 >= static_cast<std::time_t>(r.program_started) && !n.reboot_requested &&
+  bool booted = at_or_after(n.boot_time, r.program_started) && !n.reboot_requested &&
                 !n.reboot_issued && !n.not_responding && n.base != NodeBase::Unknown;
   if (booted) return replaced("rebooted by Slurm (boot time " + std::to_string(n.boot_time) + ")");
   if (slurm_verdict(n, "reboot timed out", r.program_started)) return replace_failed("Slurm gave up on the reboot (ResumeTimeout)");
@@ -198,7 +204,7 @@ NodeDecision decide_power_cycle(const NodeRecord& r, const Node& n, const NodeOb
   if (slurm_verdict(n, "ResumeTimeout reached", r.remedy_at))
     return replace_failed("Slurm gave up on the power-up (ResumeTimeout): the node did not come back");
   bool up = !n.powered_down && !n.powering_up && !n.not_responding && n.base != NodeBase::Unknown &&
-            n.slurmd_start_time + 1 >= static_cast<std::time_t>(r.remedy_at);
+            at_or_after(n.slurmd_start_time, r.remedy_at);
   if (up) return replaced("powered up: a fresh slurmd registered");
   if (ctx.now - r.remedy_at > slurm_deadline(ctx, &SlurmSettings::resume_timeout, 60))
     return replace_failed("not powered up within ResumeTimeout");

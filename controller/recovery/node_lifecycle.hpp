@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The lifecycle of one node (phases in model/records.hpp). decide_node() is pure: from the node's record and
 // what is observed now (Slurm's view of the node, its jobs, our reservation, the validation job, the replace
 // program), it returns the next phase and the one idempotent step to take. The engine journals the step, sends

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // How a failed node is remediated in phase Replacing: which method carries out the lifecycle's action (replace,
 // reboot, or a rung the agent's GPU ladder chose), chosen per node by ReplaceMethod= / RebootMethod=.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // What a validation run said, kept where an admin looks: why a node was quarantined or returned.
 //
 // The validation job runs on the node, the controller beside slurmctld: the output travels through Slurm. The job's

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The controller's durable memory: SQLite in WAL mode under StateDir. Actions are journaled before they are sent
 // to Slurm (state "intended") and completed after ("done"/"failed"); job records carry each auto-resume job's
 // budget and phase; events and node failures are the history users read.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """A resumable PyTorch DDP training job: the pattern slurm-auto-resume relies on.
 
 - One process per task (srun); NCCL on GPUs, gloo on CPU, chosen automatically.

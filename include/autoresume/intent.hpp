@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The durable record of a job's auto-resume intent: one token in the job's AdminComment.
 //
 //   autoresume=1:max=3          auto-resume on, at most 3 resumes (the job's budget): the whole job is requeued

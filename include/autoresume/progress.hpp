@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // A job's progress reports, as the job writes them and the agent reads them (docs/hangs-and-goodput.md).
 //
 // slurmstepd (the plugin, as root) makes one directory per job on each of its nodes, BASE/JOBID (BASE is the

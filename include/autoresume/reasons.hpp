@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Node reasons that carry meaning between the agent, the controller and admins, in one place: the classes.
 //
 //   hardware  "autoresume: <check>: <detail>"   the agent's or the controller's drain: the node is broken; its

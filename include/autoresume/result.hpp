@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // A value or a readable error, for calls that can fail for reasons a user must see (Slurm down, bad input).
 #pragma once
 

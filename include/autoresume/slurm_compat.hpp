@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Every difference between the Slurm releases the project supports (22.05 .. 26.05), in one place. Included
 // only by the two pieces of code that talk to Slurm: the daemons' adapter (controller/slurm/libslurm_client.cpp)
 // and the plugin's root-side writer (spank_plugin/intent_writer.cpp). Nothing else may include slurm.h for

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // HyperPod's admin requests on a real cluster: `scontrol update nodename=X state=fail|drain|down
 // reason=Action:Replace|Action:Reboot` under a running auto-resume job. In every state an admin may use, the
 // controller takes the request over, replaces (or reboots) the node, validates it in its reservation, returns

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // `autoresume-agent run` on every node of a real cluster (fake NVML per node, real Slurm, real controller): an
 // XID drains its node in well under a second and the job moves on; a temperature spike drains nothing, a
 // sustained one does; heartbeats find a dead node in seconds, an agent dying alone is only reported; a real

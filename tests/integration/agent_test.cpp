@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The agent on a real cluster: a failing GPU check drains the agent's own node with its reason, and the
 // controller moves the auto-resume job on it to healthy nodes.
 #include "catch_compat.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // autoresumed on a real cluster with the real plugin: node failures, admin reasons, budgets, crashes.
 #include <arpa/inet.h>
 #include <signal.h>

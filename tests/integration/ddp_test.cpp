@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The training side end to end on CPU: a 2-node PyTorch DDP job (gloo) loses a node mid-training, is resumed by the
 // controller from its checkpoint, and ends with exactly the model an uninterrupted run of the same job produces.
 #include "catch_compat.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Integration-test fixture: a real cluster from scripts/devcluster, up in the constructor and down in the
 // destructor (so also when a REQUIRE fails). Commands run through a shell with this cluster's SLURM_CONF.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Slurm's expedited requeue (25.11+, `sbatch --requeue=expedite` under SlurmctldParameters=enable_expedited_requeue):
 // when slurmctld requeues the job itself, before the controller does, the job is PENDING with JOB_EXPEDITING
 // ("EXPEDITING") and slurmctld restarts it at the top of the queue once its nodes can run it. The controller counts

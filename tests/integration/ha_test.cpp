@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // High availability on a real cluster: a primary and a backup slurmctld (two SlurmctldHost on loopback, one
 // StateSaveLocation: scripts/devcluster --backup-ctld), four slurmd with their agents, and an autoresumed beside
 // each slurmctld sharing one StateDir. The primary's host dies (its slurmctld and autoresumed SIGKILLed) while a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Hangs on a real cluster (real slurmctld, slurmd, munge, plugin, controller and agents): a job's ranks report
 // their progress (examples/step_counter.py through job/autoresume.py), the agents send it with their heartbeats.
 // A rank stopped with SIGSTOP stops every rank at the barrier, as a broken peer stops an NCCL collective: the job

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The local cluster harness on real daemons: nodes come up, jobs run, a killed slurmd is a real node failure.
 #include <signal.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // In-place retry on a real cluster (docs/in-place.md): `srun --auto-resume=1` inside a batch job without the flag.
 // A node under the step dies; the node is swapped inside the same job (a real slurmdbd on a real MariaDB gives the
 // resized job its accounting record) and only the step runs again, from its checkpoint.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Node lifecycles on a real cluster: replace (scripts/devcluster replace-node, a fresh slurmd under the same
 // name), validation as a job in the controller's maintenance reservation, quarantine, the reboot path, admin
 // objects left alone, and controller crashes in the middle.

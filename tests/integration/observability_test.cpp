@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Observability on a real cluster: a real Prometheus (Debian's package, on loopback) scrapes the controller
 // through a kill-node recovery; every PromQL expression of the dashboards and alert rules is accepted by that
 // Prometheus and names only metrics this project exports; autoresumectl drives a manual replace end to end and

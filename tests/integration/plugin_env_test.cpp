@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // What the job's tasks see, on the first run and after a requeue, and the intent across requeue and a
 // slurmctld restart.
 #include "catch_compat.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Durable intent: every way of asking for auto-resume leaves a token in AdminComment that a libslurm reader sees,
 // for root's jobs and an ordinary user's; a job without the flag carries none; users cannot forge it.
 #include "catch_compat.hpp"

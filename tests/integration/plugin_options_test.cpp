@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // --auto-resume on the real srun, sbatch and salloc: help text, and bad input refused before submission.
 #include "catch_compat.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // auto_resume.so exports Slurm's plugin symbols and callbacks, and nothing else.
 #include <dlfcn.h>
 #include <slurm/slurm_version.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // A real Prometheus for integration tests, and small helpers around it.
 #pragma once
 

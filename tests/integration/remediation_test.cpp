@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Remediation through Slurm's own machinery, with no site program: a power cycle on a cluster with power saving
 // (CLOUD nodes; devcluster's ResumeProgram starts a fresh slurmd that reports a new boot, as a new instance does),
 // Slurm's reboot on a cluster with a RebootProgram, and a power-up that never comes back.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // A devcluster with the auto-resume plugin and controller, the example step counter, and readers of the
 // controller's journal: shared by the controller and node lifecycle tests.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Every binary run as an ordinary user against paths it cannot read or write (slurm.conf, autoresume.conf, a file it
 // names, StateDir, munge's socket): one line naming the path and the reason, the documented exit code, and never an
 // uncaught exception (which aborts with 134 and "terminate called ...").

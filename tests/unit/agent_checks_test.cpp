@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The agent's checks through the real dlopen path, against the fake NVML library the project builds.
 #include <unistd.h>
 

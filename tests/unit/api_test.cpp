@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The HTTP API's handlers with real munge credentials (a munged of the test's own), the command path into a
 // controller on the in-memory Slurm, the metrics' names and types, and the listener's limits.
 #include <arpa/inet.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The control loop against the in-memory Slurm: which calls it makes, in which order, and what it remembers.
 #include <sqlite3.h>
 #include <unistd.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The fake must refuse what Slurm refuses, or state-machine tests would pass against a kinder Slurm.
 #include "catch_compat.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The agent daemon's watch over time, against the fake NVML through the real dlopen path: a temperature spike is a
 // warn and a sustained one a fail; XIDs come through the event set, and only critical ones fail their GPU.
 #include <unistd.h>

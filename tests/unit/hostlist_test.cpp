@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 #include "catch_compat.hpp"
 
 #include "slurm/libslurm_client.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // High availability (engine/lease.hpp): the lease in the state database, the fencing of a holder that lost it, and
 // which of two autoresumed acts, on two real SQLite connections to one file and the fake Slurm's controller pings.
 #include <unistd.h>

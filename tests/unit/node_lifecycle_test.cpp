@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Node lifecycles against the in-memory Slurm: every transition, every timeout, a restart in the middle, and the
 // nodes that are not ours.
 #include <signal.h>

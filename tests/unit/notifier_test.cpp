@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Notifications: what is worth a message, the Slack-compatible body, a webhook that fails and is retried, a
 // program called with the message; the control loop never waits for any of it.
 #include <httplib.h>

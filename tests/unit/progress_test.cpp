@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Progress reports and hangs: the report format, the agent's reader on a real directory (links, FIFOs, junk), the
 // plugin's directory, the CLI, the heartbeat's validation, the hang decision, goodput, and the control loop
 // requeueing a hung job against the in-memory Slurm.

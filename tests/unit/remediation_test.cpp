@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The remediation methods' configuration and the ladder's vocabulary: ReplaceMethod / RebootMethod, what `auto`
 // picks from slurm.conf's machinery, the rung an agent's reason names, and the climb.
 #include "catch_compat.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The dead-node probe on real sockets: a listener is found without ever being handed a connection (slurmd logs
 // nothing), a closed port is found closed.
 #include <arpa/inet.h>

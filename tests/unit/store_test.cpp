@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The state database: what is loaded at start, what is pruned, an older database upgraded in place, and the
 // reads the API serves bounded.
 #include <sqlite3.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The validation report: the script that makes it (run for real, with an scontrol that records what it was asked),
 // what the controller reads from AdminComment, and how reports are kept per node.
 #include <sys/wait.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The agent's GPU ladder on the fake NVML: the rung an XID calls for, each rung tried once per GPU and then the next
 // (remembered across an agent restart), the site's table over the built-in one.
 #include <unistd.h>
