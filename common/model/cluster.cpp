@@ -27,6 +27,19 @@ void JobSweep::note_pending(const std::string& partitions, std::time_t since) {
   }
 }
 
+void JobSweep::tally(uint32_t id, JobState state, const char* partition, uint32_t user_id, std::time_t eligible,
+                     std::time_t start, std::time_t end, std::time_t since) {
+  std::string part = partition ? partition : "";
+  bool live = state == JobState::Pending || state == JobState::Running || state == JobState::Suspended;
+  if (live) ++active[{state, part, user_id}];
+  if (since == 0 || state == JobState::Pending) return;
+  // A job that started and ended between two sweeps is seen only ended: its start is listed too.
+  if ((state == JobState::Running || !live) && start > 0 && start >= since)
+    started.push_back({id, JobState::Running, part, user_id, start,
+                       eligible > 0 && start > eligible ? static_cast<double>(start - eligible) : 0});
+  if (!live && state != JobState::Unknown && end > 0 && end >= since) ended.push_back({id, state, part, user_id, end, 0});
+}
+
 const Node* NodeTable::find(const std::string& name) const {
   auto it = index_.find(name);
   return it == index_.end() ? nullptr : &nodes_[it->second];

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -111,7 +112,20 @@ struct JobSweepFilter {
   std::string admin_comment_contains;
   std::string name_prefix;
   bool all = false;
+  // Starts and ends at or after this time are listed in the sweep (0: none). Not part of what a sweep keeps: an
+  // unchanged table answered from the last sweep lists what that one did.
+  std::time_t transitions_since = 0;
   bool keeps(const char* admin_comment, const char* name) const;
+};
+
+// A job that started or ended, as a sweep saw it (for the jobs metrics: each is counted once, engine/job_flow.hpp).
+struct JobTransition {
+  uint32_t id = 0;
+  JobState state = JobState::Unknown;  // RUNNING for a start; the end state for an end
+  std::string partition;               // as Slurm gives it ("a,b" for a pending job that may start in either)
+  uint32_t user_id = 0;
+  std::time_t at = 0;                  // start or end time
+  double waited = 0;                   // a start: seconds from eligible (begin time, else submit time) to start
 };
 
 // One sweep of the job table: the jobs the filter kept, and what is measured over every job on the way.
@@ -120,8 +134,15 @@ struct JobSweep {
   size_t total = 0;  // jobs in the table
   // Per partition, since when its oldest pending job has been eligible (begin time, else submit time).
   std::map<std::string, std::time_t> oldest_pending_since;
+  // Pending, running and suspended jobs, by (state, partition, user id).
+  std::map<std::tuple<JobState, std::string, uint32_t>, uint32_t> active;
+  // Jobs whose start or end time is at or after the filter's transitions_since (0: none are listed).
+  std::vector<JobTransition> started, ended;
   // A pending job in `partitions` ("a,b": it may start in either), eligible since `since`.
   void note_pending(const std::string& partitions, std::time_t since);
+  // Every job of the table, once: counted, and listed if it started or ended at or after `since` (0: not listed).
+  void tally(uint32_t id, JobState state, const char* partition, uint32_t user_id, std::time_t eligible,
+             std::time_t start, std::time_t end, std::time_t since);
 };
 
 // A step of a running job, and where it runs.

@@ -84,7 +84,9 @@ Result<JobSweep> FakeSlurm::sweep_jobs(const JobSweepFilter& filter) {
   out.total = jobs.size();
   for (const auto& [id, j] : jobs) {
     if (filter.keeps(j.admin_comment.c_str(), j.name.c_str())) out.jobs.push_back(j);
-    if (j.state == JobState::Pending) out.note_pending(j.partition, j.begin_time ? j.begin_time : j.submit_time);
+    std::time_t eligible = j.begin_time ? j.begin_time : j.submit_time;
+    if (j.state == JobState::Pending) out.note_pending(j.partition, eligible);
+    out.tally(j.id, j.state, j.partition.c_str(), j.user_id, eligible, j.start_time, j.end_time, filter.transitions_since);
   }
   return out;
 }

@@ -243,8 +243,10 @@ Result<JobSweep> LibSlurmClient::sweep_jobs(const JobSweepFilter& filter) {
   for (uint32_t i = 0; i < msg->record_count; ++i) {
     const slurm_job_info_t& j = msg->job_array[i];
     if (filter.keeps(j.admin_comment, j.name)) kept.jobs.push_back(to_job(j));
-    if ((j.job_state & JOB_STATE_BASE) == JOB_PENDING && j.partition)
-      kept.note_pending(j.partition, j.eligible_time ? j.eligible_time : j.submit_time);
+    std::time_t eligible = j.eligible_time ? j.eligible_time : j.submit_time;
+    if ((j.job_state & JOB_STATE_BASE) == JOB_PENDING && j.partition) kept.note_pending(j.partition, eligible);
+    kept.tally(j.job_id, job_state(j.job_state), j.partition, j.user_id, eligible, j.start_time, j.end_time,
+               filter.transitions_since);
   }
   swept_update_ = msg->last_update;
   bool large = msg->record_count > 1000;

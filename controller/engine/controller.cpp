@@ -110,6 +110,7 @@ std::shared_ptr<const ControllerSnapshot> Controller::snapshot() const {
   s->jobs.reserve(jobs_now_.size());
   for (const auto& [id, j] : jobs_now_) s->jobs.push_back(j);
   s->oldest_pending_since = oldest_pending_since_;
+  s->job_flow = job_flow_totals_;
   s->last_sweep = last_sweep_;
   bool every_tick = jobs_in_slurm_ <= kSweepEveryTickUpTo ||
                     sweep_interval_ < static_cast<double>(config_.poll_interval.count()) / 2000.0;
@@ -265,6 +266,8 @@ bool Controller::sweep_if_due(const std::set<std::string>& trouble, double now) 
   JobSweepFilter filter;
   filter.admin_comment_contains = std::string(kIntentKey);
   filter.name_prefix = "autoresume-";  // validation jobs and expansion allocations (their own checks follow)
+  if (job_flow_.since() == 0) job_flow_.begin(static_cast<std::time_t>(now));
+  filter.transitions_since = job_flow_.since();
   double started = unix_now(), cpu = thread_cpu_seconds();
   auto swept = slurm_.sweep_jobs(filter);
   if (!swept) return unreachable(swept.error());
@@ -277,6 +280,8 @@ bool Controller::sweep_if_due(const std::set<std::string>& trouble, double now) 
   swept_now_ = true;
   jobs_in_slurm_ = swept->total;
   oldest_pending_since_ = std::move(swept->oldest_pending_since);
+  job_flow_.add(*swept);
+  job_flow_totals_ = std::make_shared<const JobFlowTotals>(job_flow_.totals());
   for (const Job& j : swept->jobs) jobs_now_[j.id] = j;
   if (new_trouble) log(LogLevel::Debug, "job_sweep", {{"why", "a node newly failing"}, {"seconds", std::to_string(cost)}});
   adopt_new_jobs(swept->jobs);

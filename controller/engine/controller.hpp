@@ -18,6 +18,7 @@
 #include <string>
 
 #include "config/config.hpp"
+#include "engine/job_flow.hpp"
 #include "model/records.hpp"
 #include "recovery/breaker.hpp"
 #include "recovery/job_recovery.hpp"
@@ -137,6 +138,8 @@ class Controller {
   double last_sweep_ = 0;
   double sweep_interval_ = 0;  // seconds; from the last sweep's measured cost
   std::map<std::string, std::time_t> oldest_pending_since_;  // from the last sweep, for the metrics
+  JobFlow job_flow_;  // the Slurm jobs metrics, from the sweeps
+  std::shared_ptr<const JobFlowTotals> job_flow_totals_ = std::make_shared<const JobFlowTotals>();
   size_t jobs_in_slurm_ = 0;  // the job table's size at the last sweep
   double tick_cpu_ = 0, sweep_cpu_ = 0;  // the loop thread's CPU seconds, in ticks and in sweeps
   uint64_t ticks_ = 0, sweeps_ = 0, node_tables_ = 0;

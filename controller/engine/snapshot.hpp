@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "model/cluster.hpp"
+#include "engine/job_flow.hpp"
 #include "engine/progress.hpp"
 #include "model/records.hpp"
 #include "store/store.hpp"
@@ -36,6 +37,7 @@ struct ControllerSnapshot {
   NodeTablePtr nodes = std::make_shared<const NodeTable>();  // shared with the loop until the table changes
   std::vector<Job> jobs;  // the jobs the controller looks at: watched and validation jobs
   std::map<std::string, std::time_t> oldest_pending_since;  // every job's, per partition, as of the last sweep
+  std::shared_ptr<const JobFlowTotals> job_flow = std::make_shared<const JobFlowTotals>();  // engine/job_flow.hpp
   double last_sweep = 0;       // when the whole job table was last read (docs/architecture.md)
   double sweep_interval = 0;   // seconds between two sweeps, from the last one's cost (0: every tick)
   size_t jobs_in_slurm = 0;    // jobs in Slurm's table at the last sweep

@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "http/metrics.hpp"
 
+#include <pwd.h>
+
+#include <cctype>
+
 #include "model/goodput.hpp"
 
 #include "util/strings.hpp"
@@ -109,6 +113,10 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
   redone_steps_ = &BuildCounter().Name("autoresume_redone_steps_total").Help("Steps done again after failures (the step at the failure less the checkpoint's)").Register(r).Add({});
   recovery_seconds_ = &BuildCounter().Name("autoresume_recovery_seconds_total").Help("Time jobs spent between a failure and running again").Register(r).Add({});
   hangs_ = &BuildCounter().Name("autoresume_job_hangs_total").Help("Jobs requeued as hung: no progress for their hang timeout on healthy nodes").Register(r).Add({});
+  nodes_out_.family = &BuildGauge().Name("autoresume_node_out_of_service").Help("1 for each node auto-resume has taken out of service (failed, draining, replacing, validating, quarantined), with its phase and the failure's cause").Register(r);
+  slurm_jobs_.family = &BuildGauge().Name("autoresume_slurm_jobs").Help("Slurm's pending, running and suspended jobs (all jobs, not only auto-resume's) by state, partition and user, as of the last sweep of the job table").Register(r);
+  jobs_ended_ = &BuildCounter().Name("autoresume_slurm_jobs_ended_total").Help("Slurm jobs (all jobs) seen ended since autoresumed started, by end state, partition and user").Register(r);
+  queue_wait_ = &BuildHistogram().Name("autoresume_slurm_job_queue_wait_seconds").Help("Slurm jobs (all jobs) that started since autoresumed started: time from eligible to start, per partition").Register(r);
   BuildGauge().Name("autoresume_build_info").Help("The controller's version").Register(r).Add({{"version", AUTORESUME_VERSION}}).Set(1);
 }
 
@@ -159,6 +167,12 @@ void Metrics::update(const ControllerSnapshot& s) {
   job_phases_.set(jobs);
   slurm_nodes_.set(slurm);
   oldest_pending_.set(pending);
+  std::map<Labels, double> out;
+  for (const auto& [name, r] : s.node_records)
+    if (r.phase != NodePhase::Healthy && s.node(name))
+      out[{{"node", name}, {"phase", to_string(r.phase)}, {"cause", cause_label(r.cause)}}] = 1;
+  nodes_out_.set(out);
+  update_jobs(s.job_flow);
   breaker_open_->Set(s.breaker_open ? 1 : 0);
   active_->Set(s.role.active ? 1 : 0);
   lease_generation_->Set(static_cast<double>(s.role.lease.generation));
@@ -177,6 +191,62 @@ void Metrics::update(const ControllerSnapshot& s) {
 std::string Metrics::render() const {
   std::lock_guard lock(mutex_);
   return prometheus::TextSerializer().Serialize(registry_->Collect());
+}
+
+namespace {
+
+// The user's name from the system's user database (as squeue shows it), else the uid as a number.
+std::string user_name_of(uint32_t uid) {
+  std::vector<char> buf(16384);
+  passwd pw{}, *found = nullptr;
+  if (getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) == 0 && found && found->pw_name) return found->pw_name;
+  return std::to_string(uid);
+}
+
+}  // namespace
+
+const std::string& Metrics::user_name(uint32_t uid) {
+  auto it = user_names_.find(uid);
+  if (it != user_names_.end()) return it->second;
+  if (user_names_.size() > 100000) user_names_.clear();  // bounded however many uids come and go
+  return user_names_[uid] = user_name_of(uid);
+}
+
+// The Slurm jobs metrics: gauges as the last sweep counted them; the totals since the start are cumulative in
+// the snapshot, so counters and histograms get what was added since the last update.
+void Metrics::update_jobs(const std::shared_ptr<const JobFlowTotals>& totals) {
+  const JobFlowTotals& flow = *totals;
+  auto labels = [&](const JobKey& k) {
+    std::string state = to_string(std::get<0>(k));
+    std::transform(state.begin(), state.end(), state.begin(), [](unsigned char c) { return std::tolower(c); });
+    return Labels{{"state", state}, {"partition", std::get<1>(k)}, {"user", user_name(std::get<2>(k))}};
+  };
+  std::map<Labels, double> active;
+  for (const auto& [k, n] : flow.active) active[labels(k)] += n;
+  slurm_jobs_.set(active);
+  if (totals == job_flow_seen_) return;
+  for (const auto& [k, n] : flow.ended) {
+    auto before = job_flow_seen_->ended.find(k);
+    uint64_t added = n - (before == job_flow_seen_->ended.end() ? 0 : before->second);
+    if (added) jobs_ended_->Add(labels(k)).Increment(static_cast<double>(added));
+  }
+  const auto& bounds = JobFlow::wait_bounds();
+  for (const auto& [part, w] : flow.queue_waits) {
+    auto before = job_flow_seen_->queue_waits.find(part);
+    const QueueWaits* b = before == job_flow_seen_->queue_waits.end() ? nullptr : &before->second;
+    if (b && b->count == w.count) continue;
+    // ObserveMultiple takes per-bucket (not cumulative) increments, the last for +Inf.
+    std::vector<double> add(bounds.size() + 1, 0);
+    uint64_t below = 0;
+    for (size_t i = 0; i < bounds.size(); ++i) {
+      uint64_t now = w.buckets[i] - (b ? b->buckets[i] : 0);
+      add[i] = static_cast<double>(now - below);
+      below = now;
+    }
+    add[bounds.size()] = static_cast<double>((w.count - (b ? b->count : 0)) - below);
+    queue_wait_->Add({{"partition", part}}, bounds).ObserveMultiple(add, w.sum - (b ? b->sum : 0));
+  }
+  job_flow_seen_ = totals;
 }
 
 std::string Metrics::cause_label(const std::string& cause) {

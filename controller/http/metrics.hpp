@@ -47,6 +47,13 @@ class Metrics final : public ControllerObserver {
   std::shared_ptr<prometheus::Registry> registry_;
   mutable std::mutex mutex_;  // update() against render()
   DynamicGauges node_phases_, job_phases_, slurm_nodes_, oldest_pending_, job_goodput_, job_lost_work_;
+  DynamicGauges nodes_out_, slurm_jobs_;
+  prometheus::Family<prometheus::Counter>* jobs_ended_;
+  prometheus::Family<prometheus::Histogram>* queue_wait_;
+  std::shared_ptr<const JobFlowTotals> job_flow_seen_ = std::make_shared<const JobFlowTotals>();
+  std::map<uint32_t, std::string> user_names_;  // uid -> name, looked up once
+  const std::string& user_name(uint32_t uid);
+  void update_jobs(const std::shared_ptr<const JobFlowTotals>& totals);
   prometheus::Gauge* goodput_;
   prometheus::Counter* lost_work_;
   prometheus::Family<prometheus::Counter>* remediation_;

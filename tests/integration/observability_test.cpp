@@ -32,13 +32,13 @@ std::vector<std::string> project_expressions() {
   for (std::sregex_iterator it(rules.begin(), rules.end(), one_line), end; it != end; ++it)
     if ((*it)[1] != "|") out.push_back((*it)[1]);
   for (std::sregex_iterator it(rules.begin(), rules.end(), block), end; it != end; ++it) out.push_back((*it)[1]);
-  for (const char* board : {"autoresume.json", "gpu-health.json"}) {
+  for (const char* board : {"autoresume.json", "gpu-health.json", "slurm-jobs.json"}) {
     json d = json::parse(read_file(source_dir() + "/observability/grafana/" + board));
     for (const auto& panel : d["panels"])
       for (const auto& t : panel.value("targets", json::array())) {
         std::string e = t["expr"];
         e = std::regex_replace(e, std::regex("\\$__rate_interval"), "5m");
-        e = std::regex_replace(e, std::regex("\\$(partition|node)"), ".*");
+        e = std::regex_replace(e, std::regex("\\$(partition|node|user)"), ".*");
         out.push_back(e);
       }
   }
@@ -60,7 +60,10 @@ TEST_CASE("Prometheus scrapes a recovery, accepts every project expression, and 
   // A kill-node recovery, seen by Prometheus.
   uint32_t id = rc.submit_counter("--auto-resume=1", 30);
   rc.wait_stepping(id);
-  rc.c.kill_node(rc.c.job(id).nodes.back());
+  std::string victim = rc.c.job(id).nodes.back();
+  rc.c.kill_node(victim);
+  // While it recovers, the node is out of service, by name.
+  REQUIRE(wait_until(60s, [&] { return prom.value("autoresume_node_out_of_service{node=\"" + victim + "\"}") == 1; }));
   REQUIRE(wait_until(90s, [&] {
     Job j = rc.c.job(id);
     return j.state == JobState::Running && j.restart_count == 1;
@@ -93,6 +96,11 @@ TEST_CASE("Prometheus scrapes a recovery, accepts every project expression, and 
       for (const char* suffix : {"_bucket", "_count", "_sum"}) exported.insert(n + suffix);
   }
   exported.insert("up");  // Prometheus' own, per scrape target
+  // And every name Prometheus scraped from the controller during the test (series that come and go, such as a
+  // node out of service while it recovers).
+  json names = json::parse(run("curl -s " + prom.url + "/api/v1/label/__name__/values").out, nullptr, false);
+  REQUIRE(!names.is_discarded());
+  for (const auto& n : names.value("data", json::array())) exported.insert(n.get<std::string>());
   auto exprs = project_expressions();
   CHECK(exprs.size() >= 30);
   std::regex metric_name("([a-zA-Z_:][a-zA-Z0-9_:]*)\\s*\\{|\\b(autoresume_[a-z_]+)\\b");
