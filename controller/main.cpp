@@ -32,8 +32,27 @@ using namespace autoresume;
 namespace {
 
 std::atomic<bool> stopping{false};
+std::atomic<bool> reload_requested{false};
 
 void on_stop_signal(int) { stopping = true; }
+void on_reload_signal(int) { reload_requested = true; }
+
+// SIGHUP (systemctl reload): the configuration file is read again between two ticks. A file that does not parse
+// changes nothing (the error names file and line); keys that take a restart keep their running values and are
+// named. The loop thread is the only one that reads the configuration then (the standby observer is idle).
+void reload_config(const std::string& path, Config& running) {
+  auto next = load_config(path);
+  if (!next) {
+    log(LogLevel::Error, "reload_failed", {{"error", next.error().message}, {"effect", "the running configuration stays"}});
+    return;
+  }
+  std::vector<std::string> kept = keep_restart_only(running, next.value());
+  running = std::move(next).value();
+  set_log_level(running.log_level);
+  std::string names;
+  for (const auto& k : kept) names += (names.empty() ? "" : ",") + k;
+  log(LogLevel::Info, "reloaded", {{"config", path}, {"needs_restart", names.empty() ? "none" : names}});
+}
 
 // AUTORESUME_CRASH_AFTER=<action>[#N]: the process kills itself with SIGKILL right after that action (its Nth, by
 // default the first) succeeded in Slurm and before the journal records it as done: the crash window the restart
@@ -62,7 +81,7 @@ void wait_next_tick(CommandQueue& commands, Controller& controller, Store& store
                     std::chrono::milliseconds d) {
   auto until = std::chrono::steady_clock::now() + d;
   bool was_active = leader.active();
-  while (!stopping && std::chrono::steady_clock::now() < until) {
+  while (!stopping && !reload_requested && std::chrono::steady_clock::now() < until) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
     bool woken = commands.wait_for(std::min(left, std::chrono::milliseconds(100)));  // an agent saw a fault
     auto queued = commands.take();
@@ -99,6 +118,10 @@ class StandbyObserver {
     if (thread_.joinable()) thread_.join();
     busy_ = true;
     thread_ = std::thread([this] { observe(); });
+  }
+  // No observation running (the configuration may change).
+  void wait_idle() {
+    if (thread_.joinable()) thread_.join();
   }
   void stop_publishing() {
     std::lock_guard lock(mutex_);
@@ -290,6 +313,7 @@ int run(int argc, char** argv) {
   }
   signal(SIGTERM, on_stop_signal);
   signal(SIGINT, on_stop_signal);
+  signal(SIGHUP, on_reload_signal);
 
   LibSlurmClient& slurm = **slurm_client;
   report_slurm_settings(slurm, *config);
@@ -356,6 +380,10 @@ int run(int argc, char** argv) {
   StandbyObserver observer(*config, db_path, journal, publish);
   while (!stopping) {
     try {
+      if (reload_requested.exchange(false)) {
+        observer.wait_idle();
+        reload_config(config_path, config.value());
+      }
       bool active = leader.update(true);
       if (active != acting) {
         if (active) observer.stop_publishing();

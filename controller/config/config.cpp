@@ -308,6 +308,28 @@ Result<Config> parse_config(const std::string& text, const std::string& path) {
   return c;
 }
 
+std::vector<std::string> keep_restart_only(const Config& running, Config& next) {
+  std::vector<std::string> kept;
+  auto keep = [&](auto Config::*field, const char* key) {
+    if (next.*field == running.*field) return;
+    next.*field = running.*field;
+    kept.push_back(key);
+  };
+  keep(&Config::state_dir, "StateDir");
+  keep(&Config::listen_address, "ListenAddress");
+  keep(&Config::munge_socket, "MungeSocket");
+  keep(&Config::slurm_user, "SlurmUser");
+  keep(&Config::read_auth, "ReadAuth");
+  keep(&Config::metrics_token, "MetricsTokenFile");
+  keep(&Config::heartbeat_from_node, "HeartbeatFrom");
+  keep(&Config::webhook_url, "WebhookURL");
+  keep(&Config::notify_program, "NotifyProgram");
+  keep(&Config::high_availability, "HighAvailability");
+  keep(&Config::controller_host, "ControllerHost");
+  keep(&Config::lease_time, "LeaseTime");
+  return kept;
+}
+
 Result<Config> load_config(const std::string& path) {
   if (auto why = unreadable_reason(path)) return Error{0, path + ": cannot read the configuration file: " + *why};
   std::ifstream f(path);

@@ -81,6 +81,11 @@ std::vector<std::string> config_keys();
 // Reads and parses the file; a missing file is an error.
 Result<Config> load_config(const std::string& path);
 
+// A reload (SIGHUP): the keys of `next` that differ from `running` but take a restart to change (the listener,
+// the state database, high availability, what the API and the notifier were built with) get their running values
+// back; their names are returned. Everything else applies from the next tick.
+std::vector<std::string> keep_restart_only(const Config& running, Config& next);
+
 
 // "30s", "500ms", "2m", "1h", "30d", or a bare number of seconds.
 Result<std::chrono::milliseconds> parse_duration(const std::string& value);

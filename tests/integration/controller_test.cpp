@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "catch_compat.hpp"
+#include "prometheus.hpp"  // trim
 #include <atomic>
 #include <fstream>
 #include <regex>
@@ -407,4 +408,53 @@ TEST_CASE("(flood) the API flooded under a 1024-descriptor limit: recovery decis
   CHECK(log.find("Too many open files") == std::string::npos);
   CHECK(log.find("slurmctld_unreachable") == std::string::npos);
   REQUIRE(wait_until(30s, [&] { return status_line(port, "/v1/status", 5) == "HTTP/1.1 200"; }));
+}
+
+// systemctl reload sends SIGHUP: the file is read again between ticks. A setting applies at once (PollInterval
+// 500ms -> 100ms: the ticks counted in /metrics come faster), a key that takes a restart keeps its running value and is named, a file that does not
+// parse changes nothing and is named with its line; the daemon keeps running and answering throughout.
+TEST_CASE("(reload) SIGHUP reads the configuration again: applied, restart-only keys named, a bad file changes nothing",
+          "[controller][reload]") {
+  ClusterOptions o;
+  o.nodes = 1;
+  DevCluster c("reload", o);
+  c.start_controller({"BreakerSettle=0s"});
+  std::string conf = c.dir() + "/autoresume.conf";
+  std::string pid = trim(read_file(c.dir() + "/run/autoresumed.pid"));
+  std::string url = trim(read_file(c.dir() + "/autoresume.url"));
+  REQUIRE(wait_until(20s, [&] { return run("curl -sf " + url + "/v1/status").rc == 0; }));
+  auto ticks_in_2s = [&] {
+    auto count = [&] {
+      std::string m = run("curl -s " + url + "/metrics").out;
+      std::smatch hit;
+      return std::regex_search(m, hit, std::regex("autoresume_poll_duration_seconds_count (\\d+)")) ? std::stod(hit[1]) : -1.0;
+    };
+    double before = count();
+    std::this_thread::sleep_for(2s);
+    return count() - before;
+  };
+  double slow = ticks_in_2s();
+
+  REQUIRE(run("sed -i 's/^ListenAddress=.*/ListenAddress=127.0.0.1:1/' " + conf).rc == 0);
+  REQUIRE(run("sed -i 's/^PollInterval=.*/PollInterval=100ms/' " + conf).rc == 0);
+  run("kill -HUP " + pid);
+  REQUIRE(wait_until(10s, [&] { return c.controller_log().find("event=reloaded") != std::string::npos; }));
+  CHECK(c.controller_log().find("needs_restart=ListenAddress") != std::string::npos);
+  double fast = ticks_in_2s();
+  INFO("ticks in 2 s: " << slow << " at 500ms, " << fast << " at 100ms");
+  CHECK(slow <= 6);
+  CHECK(fast >= 2 * slow);
+  CHECK(run("curl -sf " + url + "/v1/status").rc == 0);  // still on its running address
+
+  REQUIRE(run("sed -i 's/^PollInterval=.*/PollInterval=soon/' " + conf).rc == 0);
+  run("kill -HUP " + pid);
+  REQUIRE(wait_until(10s, [&] { return c.controller_log().find("event=reload_failed") != std::string::npos; }));
+  std::string log = c.controller_log();
+  std::string failed = log.substr(log.find("event=reload_failed"));
+  failed = failed.substr(0, failed.find('\n'));
+  INFO(failed);
+  CHECK(failed.find(conf + ":") != std::string::npos);
+  CHECK(failed.find("PollInterval") != std::string::npos);
+  CHECK(run("kill -0 " + pid).rc == 0);
+  CHECK(run("curl -sf " + url + "/v1/status").rc == 0);
 }

@@ -109,3 +109,18 @@ TEST_CASE("config: every key is documented in autoresume.conf(5) and in the pack
     CHECK(std::count(keys.begin(), keys.end(), (*it)[1].str()) == 1);
   }
 }
+
+TEST_CASE("a reload keeps the running values of keys that take a restart, and names them", "[config][reload]") {
+  Config running = parse_config("ListenAddress=127.0.0.1:6828\nBreakerSettle=30s\nWebhookURL=https://a.example/x\n", "a.conf").value();
+  Config next = parse_config("ListenAddress=127.0.0.1:7000\nBreakerSettle=5s\nWebhookURL=https://b.example/y\n"
+                             "HighAvailability=yes\nReplaceProgram=/bin/true\n", "a.conf").value();
+  auto kept = keep_restart_only(running, next);
+  CHECK(kept == std::vector<std::string>{"ListenAddress", "WebhookURL", "HighAvailability"});
+  CHECK(next.listen_address == "127.0.0.1:6828");
+  CHECK(next.webhook_url == "https://a.example/x");
+  CHECK_FALSE(next.high_availability);
+  CHECK(next.breaker_settle == std::chrono::seconds(5));  // applies
+  CHECK(next.replace_program == "/bin/true");
+  Config same = running;
+  CHECK(keep_restart_only(running, same).empty());
+}
