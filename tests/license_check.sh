@@ -9,7 +9,8 @@ tag='SPDX-License-Identifier: GPL-2.0-or-later'
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
   mapfile -t files < <(git ls-files)
 else
-  mapfile -t files < <(find . -path ./.git -prune -o -type f -print | sed 's|^\./||')
+  # No git (a Slurm root): the tree less the build directories (build*, each with its generated sources).
+  mapfile -t files < <(find . \( -name .git -o -name 'build*' -o -name '_deps' \) -prune -o -type f -print | sed 's|^\./||')
 fi
 missing=0 checked=0
 for f in "${files[@]}"; do
