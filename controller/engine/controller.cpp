@@ -79,6 +79,7 @@ void Controller::carry_counters(const Controller& from) {
   tick_cpu_ = from.tick_cpu_, sweep_cpu_ = from.sweep_cpu_, node_table_cpu_ = from.node_table_cpu_;
   ticks_ = from.ticks_, sweeps_ = from.sweeps_, node_tables_ = from.node_tables_;
   cluster_ = from.cluster_;
+  job_flow_ = from.job_flow_, job_flow_totals_ = from.job_flow_totals_;
 }
 
 std::chrono::milliseconds Controller::next_delay() const {

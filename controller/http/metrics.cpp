@@ -172,7 +172,7 @@ void Metrics::update(const ControllerSnapshot& s) {
     if (r.phase != NodePhase::Healthy && s.node(name))
       out[{{"node", name}, {"phase", to_string(r.phase)}, {"cause", cause_label(r.cause)}}] = 1;
   nodes_out_.set(out);
-  update_jobs(s.job_flow);
+  update_jobs(s.job_flow, s.role.active);
   breaker_open_->Set(s.breaker_open ? 1 : 0);
   active_->Set(s.role.active ? 1 : 0);
   lease_generation_->Set(static_cast<double>(s.role.lease.generation));
@@ -214,7 +214,10 @@ const std::string& Metrics::user_name(uint32_t uid) {
 
 // The Slurm jobs metrics: gauges as the last sweep counted them; the totals since the start are cumulative in
 // the snapshot, so counters and histograms get what was added since the last update.
-void Metrics::update_jobs(const std::shared_ptr<const JobFlowTotals>& totals) {
+// Counters and histograms only from the acting controller's totals (one source, carried across its changes of
+// role); a standby's observer counts from its own start and shows only the gauges. What was seen is kept per
+// label set as the highest total: a lower one (another source) adds nothing and does not lower it.
+void Metrics::update_jobs(const std::shared_ptr<const JobFlowTotals>& totals, bool acting) {
   const JobFlowTotals& flow = *totals;
   auto labels = [&](const JobKey& k) {
     std::string state = to_string(std::get<0>(k));
@@ -224,17 +227,20 @@ void Metrics::update_jobs(const std::shared_ptr<const JobFlowTotals>& totals) {
   std::map<Labels, double> active;
   for (const auto& [k, n] : flow.active) active[labels(k)] += n;
   slurm_jobs_.set(active);
-  if (totals == job_flow_seen_) return;
+  if (!acting || totals == job_flow_seen_) return;
+  job_flow_seen_ = totals;
   for (const auto& [k, n] : flow.ended) {
-    auto before = job_flow_seen_->ended.find(k);
-    uint64_t added = n - (before == job_flow_seen_->ended.end() ? 0 : before->second);
-    if (added) jobs_ended_->Add(labels(k)).Increment(static_cast<double>(added));
+    uint64_t& seen = ended_seen_[k];
+    if (n > seen) jobs_ended_->Add(labels(k)).Increment(static_cast<double>(n - seen)), seen = n;
   }
   const auto& bounds = JobFlow::wait_bounds();
   for (const auto& [part, w] : flow.queue_waits) {
-    auto before = job_flow_seen_->queue_waits.find(part);
-    const QueueWaits* b = before == job_flow_seen_->queue_waits.end() ? nullptr : &before->second;
-    if (b && b->count == w.count) continue;
+    auto before = waits_seen_.find(part);
+    const QueueWaits* b = before == waits_seen_.end() ? nullptr : &before->second;
+    if (b && (w.count <= b->count || w.sum < b->sum)) continue;
+    bool fewer = false;
+    for (size_t i = 0; b && i < bounds.size(); ++i) fewer = fewer || w.buckets[i] < b->buckets[i];
+    if (fewer) continue;
     // ObserveMultiple takes per-bucket (not cumulative) increments, the last for +Inf.
     std::vector<double> add(bounds.size() + 1, 0);
     uint64_t below = 0;
@@ -245,8 +251,8 @@ void Metrics::update_jobs(const std::shared_ptr<const JobFlowTotals>& totals) {
     }
     add[bounds.size()] = static_cast<double>((w.count - (b ? b->count : 0)) - below);
     queue_wait_->Add({{"partition", part}}, bounds).ObserveMultiple(add, w.sum - (b ? b->sum : 0));
+    waits_seen_[part] = w;
   }
-  job_flow_seen_ = totals;
 }
 
 std::string Metrics::cause_label(const std::string& cause) {

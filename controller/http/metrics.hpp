@@ -51,9 +51,11 @@ class Metrics final : public ControllerObserver {
   prometheus::Family<prometheus::Counter>* jobs_ended_;
   prometheus::Family<prometheus::Histogram>* queue_wait_;
   std::shared_ptr<const JobFlowTotals> job_flow_seen_ = std::make_shared<const JobFlowTotals>();
+  std::map<JobKey, uint64_t> ended_seen_;            // the highest total seen, per label set
+  std::map<std::string, QueueWaits> waits_seen_;     // likewise, per partition
   std::map<uint32_t, std::string> user_names_;  // uid -> name, looked up once
   const std::string& user_name(uint32_t uid);
-  void update_jobs(const std::shared_ptr<const JobFlowTotals>& totals);
+  void update_jobs(const std::shared_ptr<const JobFlowTotals>& totals, bool acting);
   prometheus::Gauge* goodput_;
   prometheus::Counter* lost_work_;
   prometheus::Family<prometheus::Counter>* remediation_;

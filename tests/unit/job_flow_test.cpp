@@ -130,3 +130,33 @@ TEST_CASE("job flow: /metrics shows jobs by state, partition and user, ends and 
   CHECK(has(text, "autoresume_slurm_job_queue_wait_seconds_bucket{partition=\"gpu\",le=\"30\"} 0"));
   CHECK(has(text, "autoresume_slurm_job_queue_wait_seconds_bucket{partition=\"gpu\",le=\"60\"} 1"));
 }
+
+TEST_CASE("job flow: counters only from the acting controller, never back (a standby's or a lower total)", "[job_flow][metrics]") {
+  auto totals = [](uint64_t ended, uint64_t started) {
+    auto t = std::make_shared<JobFlowTotals>();
+    if (ended) t->ended[{JobState::Completed, "gpu", 4242}] = ended;
+    if (started) {
+      QueueWaits& w = t->queue_waits["gpu"];
+      w.buckets.assign(JobFlow::wait_bounds().size(), started);  // each waited 1 s
+      w.count = started, w.sum = static_cast<double>(started);
+    }
+    return std::shared_ptr<const JobFlowTotals>(t);
+  };
+  Metrics m;
+  ControllerSnapshot s;
+  s.nodes = std::make_shared<const NodeTable>(std::vector<Node>{});
+  s.job_flow = totals(5, 3);
+  m.update(s);
+  s.role.active = false;  // a standby's observer: its own, smaller totals
+  s.job_flow = totals(1, 1);
+  m.update(s);
+  s.role.active = true;
+  s.job_flow = totals(2, 2);  // lower than seen (another source): nothing added
+  m.update(s);
+  s.job_flow = totals(7, 4);
+  m.update(s);
+  std::string text = m.render();
+  INFO(text);
+  CHECK(has(text, "autoresume_slurm_jobs_ended_total{partition=\"gpu\",state=\"completed\",user=\"4242\"} 7"));
+  CHECK(has(text, "autoresume_slurm_job_queue_wait_seconds_count{partition=\"gpu\"} 4"));
+}
