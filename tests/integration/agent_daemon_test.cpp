@@ -18,27 +18,6 @@ using namespace autoresume::testing;
 using namespace std::chrono_literals;
 using json = nlohmann::json;
 
-namespace {
-
-// Rewrites a node's fake GPU state in one rename (the agent re-reads it on every NVML call).
-void set_gpu(DevCluster& c, const std::string& node, unsigned temperature, const std::string& xids = "[]") {
-  std::string path = c.dir() + "/gpus-" + node + ".json";
-  std::ofstream(path + ".tmp") << R"({"gpus": [{"name": "Fake H200", "uuid": "GPU-)" << node << R"(-0", "temperature": )"
-                               << temperature << R"(, "ecc_uncorrected": 0, "remapped": {"correctable": 0, "uncorrectable": 0,)"
-                               << R"( "pending": 0, "failure": 0}}], "xids": )" << xids << "}";
-  std::rename((path + ".tmp").c_str(), path.c_str());
-}
-
-void start_agents(DevCluster& c, const std::string& args = "") {
-  c.devcluster("start-agents" + args);
-  REQUIRE(wait_until(15s, [&] {
-    auto beats = run("grep -l agent_started " + c.dir() + "/log/agent-*.log | wc -l");
-    return std::stoi(trim(beats.out)) == static_cast<int>((*c.slurm().load_nodes())->size());
-  }));
-}
-
-}  // namespace
-
 TEST_CASE("(agent run) XID 79 on a node of an auto-resume job: its agent drains it, the job resumes elsewhere",
           "[agent-run]") {
   ResumeCluster rc("agent-xid", {"BreakerSettle=0s"});

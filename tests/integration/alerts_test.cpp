@@ -102,21 +102,12 @@ bool contains(const std::vector<std::string>& texts, const std::vector<std::stri
   return false;
 }
 
-void set_temperature(DevCluster& c, const std::string& node, unsigned celsius) {
-  std::string path = c.dir() + "/gpus-" + node + ".json";
-  std::ofstream(path + ".tmp") << R"({"gpus": [{"name": "Fake H200", "uuid": "GPU-)" << node << R"(-0", "temperature": )"
-                               << celsius << R"(, "ecc_uncorrected": 0, "remapped": {"correctable": 0, "uncorrectable": 0,)"
-                               << R"( "pending": 0, "failure": 0}}], "xids": []})";
-  std::rename((path + ".tmp").c_str(), path.c_str());
-}
-
 }  // namespace
 
 TEST_CASE("(alerts) a killed node and a hot GPU reach the chat webhook through real Prometheus and Alertmanager",
           "[alerts]") {
   ResumeCluster rc("alerts", {"BreakerSettle=0s", "BreakerFraction=1.0"});
-  rc.c.devcluster("start-agents");
-  REQUIRE(wait_until(15s, [&] { return std::stoi(trim(run("grep -l agent_started " + rc.c.dir() + "/log/agent-*.log | wc -l").out)) == 3; }));
+  start_agents(rc.c);
 
   // The rules as shipped, but for: durations of minutes shortened to seconds (their timing is promtool's test).
   std::string rules = read_file(source_dir() + "/observability/prometheus/autoresume-rules.yml");
@@ -140,7 +131,7 @@ TEST_CASE("(alerts) a killed node and a hot GPU reach the chat webhook through r
   }));
 
   // A GPU above the limit, sustained: GpuTemperatureHigh fires (for: 5s here) and is delivered.
-  set_temperature(rc.c, "n1", 95);
+  set_gpu(rc.c, "n1", 95);
   REQUIRE(wait_until(60s, [&] {
     return contains(rx.chat_texts(), {"GpuTemperatureHigh", "GPU 0 on n1 above 85 C", "is at 95 C",
                                       "Steps: 1. Look at the GPU health dashboard",

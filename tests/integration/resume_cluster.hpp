@@ -4,6 +4,8 @@
 #pragma once
 
 #include "catch_compat.hpp"
+#include <cstdio>
+#include <fstream>
 #include <map>
 #include <regex>
 #include <set>
@@ -119,5 +121,24 @@ inline void check_steps_resumed_once(const std::string& log, const std::string& 
   }
 }
 
+// Rewrites a node's fake GPU state in one rename (the agent re-reads it on every NVML call).
+inline void set_gpu(DevCluster& c, const std::string& node, unsigned temperature, const std::string& xids = "[]") {
+  std::string path = c.dir() + "/gpus-" + node + ".json";
+  std::ofstream(path + ".tmp") << R"({"gpus": [{"name": "Fake H200", "uuid": "GPU-)" << node << R"(-0", "temperature": )"
+                               << temperature << R"(, "ecc_uncorrected": 0, "remapped": {"correctable": 0, "uncorrectable": 0,)"
+                               << R"( "pending": 0, "failure": 0}}], "xids": )" << xids << "}";
+  std::rename((path + ".tmp").c_str(), path.c_str());
+}
+
+// `autoresume-agent run` on every node (devcluster start-agents), each started once it logged agent_started.
+inline void start_agents(DevCluster& c, const std::string& args = "") {
+  c.devcluster("start-agents" + args);
+  REQUIRE(wait_until(15s, [&] {
+    auto started = run("grep -l agent_started " + c.dir() + "/log/agent-*.log | wc -l");
+    std::string n = started.out;
+    while (!n.empty() && (n.back() == '\n' || n.back() == ' ')) n.pop_back();
+    return std::stoi(n) == static_cast<int>((*c.slurm().load_nodes())->size());
+  }));
+}
 
 }  // namespace autoresume::testing
