@@ -208,6 +208,22 @@ Status FakeSlurm::signal_job(uint32_t id, int signal) {
   return ok_status();
 }
 
+Status FakeSlurm::signal_batch_script(uint32_t id, int signal) {
+  if (auto e = take_failure()) return *e;
+  auto j = job(id);
+  if (!j) return j.error();
+  if (!j.value()->batch) {
+    calls.push_back("signal_batch_refused " + std::to_string(id));
+    return Error{2002, "Job script not available", true};  // ESLURM_JOB_SCRIPT_MISSING
+  }
+  if (batch_signal_error) {
+    calls.push_back("signal_batch_failed " + std::to_string(id));
+    return *batch_signal_error;
+  }
+  calls.push_back("signal_batch " + std::to_string(id) + " " + std::to_string(signal));
+  return ok_status();
+}
+
 Result<bool> FakeSlurm::slurmd_answers(const std::string& name) {
   auto n = node(name);
   if (!n) return n.error();

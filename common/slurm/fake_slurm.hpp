@@ -19,6 +19,7 @@ class FakeSlurm final : public SlurmClient {
   std::vector<std::string> calls;  // "drain n2 autoresume: ...", "requeue 7 hold", ... in order
   std::vector<ValidationJobSpec> validation_specs;  // every validation job submitted, as submitted
   std::optional<Error> fail_next;  // the next call (load or action) fails with this error
+  std::optional<Error> batch_signal_error;  // signal_batch_script fails with this (recorded as "signal_batch_failed")
   bool unreachable = false;  // every call fails as if slurmctld did not answer
   std::map<uint32_t, Error> failing_jobs;  // every action on these jobs fails with this error
   std::set<std::string> dead_slurmds;  // slurmd_answers() is false for these
@@ -67,6 +68,7 @@ class FakeSlurm final : public SlurmClient {
   Status cancel_job(uint32_t job_id) override;
   Result<std::vector<JobStep>> load_steps(uint32_t job_id) override;
   Status signal_step(uint32_t job_id, uint32_t step_id, int signal) override;
+  Status signal_batch_script(uint32_t job_id, int signal) override;
   Status shrink_job(uint32_t job_id, const std::vector<std::string>& keep) override;
   Result<uint32_t> allocate_expansion(const ExpansionSpec& spec) override;
   Status merge_expansion(uint32_t expansion_job_id) override;

@@ -437,6 +437,13 @@ Status LibSlurmClient::signal_step(uint32_t job_id, uint32_t step_id, int signal
   return s;
 }
 
+// KILL_JOB_BATCH | KILL_FULL_JOB: the batch step's slurmstepd sends it to the script's process group (killpg), where
+// the script's own sruns run; without KILL_FULL_JOB only the script's shell would get it.
+Status LibSlurmClient::signal_batch_script(uint32_t job_id, int signal) {
+  return status_of(compat::kill_job(job_id, static_cast<uint16_t>(signal), KILL_JOB_BATCH | KILL_FULL_JOB),
+                   "slurm_kill_job(batch script)");
+}
+
 // NodeList= on a running job keeps those nodes and releases the others (killing its steps' tasks there); Slurm
 // refuses to release the batch host.
 Status LibSlurmClient::shrink_job(uint32_t job_id, const std::vector<std::string>& keep) {

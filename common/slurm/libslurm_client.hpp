@@ -50,6 +50,7 @@ class LibSlurmClient final : public SlurmClient {
   Status cancel_job(uint32_t job_id) override;
   Result<std::vector<JobStep>> load_steps(uint32_t job_id) override;
   Status signal_step(uint32_t job_id, uint32_t step_id, int signal) override;
+  Status signal_batch_script(uint32_t job_id, int signal) override;
   Status shrink_job(uint32_t job_id, const std::vector<std::string>& keep) override;
   Result<uint32_t> allocate_expansion(const ExpansionSpec& spec) override;
   Status merge_expansion(uint32_t expansion_job_id) override;

@@ -66,6 +66,9 @@ class SlurmClient {
   // allocation's node merged into the job it expands; slurmctld's settings for all of this.
   virtual Result<std::vector<JobStep>> load_steps(uint32_t job_id) = 0;
   virtual Status signal_step(uint32_t job_id, uint32_t step_id, int signal) = 0;
+  // A signal to the batch script's process group on its node (`scancel --batch --full`): the script, the sruns it
+  // started, nothing of the other steps.
+  virtual Status signal_batch_script(uint32_t job_id, int signal) = 0;
   virtual Status shrink_job(uint32_t job_id, const std::vector<std::string>& keep) = 0;
   virtual Result<uint32_t> allocate_expansion(const ExpansionSpec& spec) = 0;
   virtual Status merge_expansion(uint32_t expansion_job_id) = 0;

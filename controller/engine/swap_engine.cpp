@@ -228,6 +228,13 @@ JobDecision Controller::swap_step(JobRecord& r, const std::optional<Job>& job, b
       }
       acted = true;
       if (!write_swap_token(r, *job, SwapState::Stage::Ready)) return to(JobPhase::Swapping, "");
+      // The steps' sruns are told now rather than finding out on their way out, after srun's own wait for the
+      // dead node's tasks (KillWait + 2 s). A wake-up that does not arrive costs only that wait.
+      if (job->batch) {
+        std::string detail = "signal " + std::to_string(kSwapReadySignal) + " to the batch script's sruns, steps " +
+                             steps_text(r.swap_steps);
+        act("wake_sruns", id(r.job_id), detail, [&] { return slurm_.signal_batch_script(r.job_id, kSwapReadySignal); });
+      }
       std::string joined;
       for (const auto& n : job->nodes)
         if (std::find(r.nodes.begin(), r.nodes.end(), n) == r.nodes.end()) joined += (joined.empty() ? "" : ",") + n;

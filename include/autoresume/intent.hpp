@@ -21,6 +21,7 @@
 #pragma once
 
 #include <charconv>
+#include <csignal>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -92,6 +93,12 @@ inline std::optional<Intent> parse_intent(std::string_view admin_comment) {
 }
 
 inline constexpr std::string_view kSwapKey = "autoresume_swap=";
+
+// Once a swap is ready, the controller sends this signal to the batch script's process group (Slurm's
+// `scancel --batch --full`), where the steps' sruns run: an srun whose step the swap ended runs it again at once,
+// instead of first waiting out Slurm's abort wait for the dead node's tasks (KillWait + 2 s). SIGURG is ignored
+// by default: the script and anything else in its process group are left as they were.
+inline constexpr int kSwapReadySignal = SIGURG;
 
 // The controller's record of a job's latest in-place retry, read by the sruns of the steps it ended.
 struct SwapState {

@@ -102,6 +102,11 @@ TEST_CASE("(in-place a) a node under an srun --auto-resume=1 step dies: swapped 
   CHECK(ic.events("in_place_fallback").empty());
   CHECK(ic.actions("requeue").empty());
   CHECK(ic.actions("merge").size() == 1);
+  // The srun was woken by the controller (the batch script's process group got the signal, which the script
+  // itself ignored: its last line ran) and ran the step again without sitting out srun's wait for the dead node's
+  // tasks, which ends with this line.
+  CHECK(ic.actions("wake_sruns").size() == 1);
+  CHECK(out.find("Timed out waiting for job step to complete") == std::string::npos);
 }
 
 // Slurm merges no allocation into a job that holds GRES (select/cons_tres refuses, on every release): a GRES step

@@ -708,6 +708,10 @@ TEST_CASE("in place: the failed node leaves the job, a node joins through an exp
   auto swap = swap_of(w, 1);
   REQUIRE(swap);
   CHECK(*swap == SwapState{1, SwapState::Stage::Ready, {0}});
+  // Then the sruns are woken (the batch script's process group), after the token says ready, not before.
+  std::string wake = "signal_batch 1 " + std::to_string(kSwapReadySignal);
+  REQUIRE(called(calls, wake));
+  CHECK(at("admin-comment 1 autoresume=1:max=3:step autoresume_swap=1:ready:0") < at(wake));
   CHECK(w.record(1).attempts == 1);  // the budget counts in-place retries too
   CHECK(w.slurm.jobs[1].restart_count == 0);
   CHECK_FALSE(called(calls, "requeue"));
@@ -754,6 +758,26 @@ TEST_CASE("in place: a GRES job's step runs again on a node of its own that no s
   CHECK(called(calls, "shrink 1 n1,n3"));
   CHECK_FALSE(called(calls, "expand"));
   CHECK(*swap_of(w, 1) == SwapState{1, SwapState::Stage::Ready, {0}});
+  CHECK(called(calls, "signal_batch 1 " + std::to_string(kSwapReadySignal)));
+}
+
+TEST_CASE("in place: an allocation without a batch script (salloc) is not signalled; a failed wake-up changes nothing",
+          "[controller][in-place]") {
+  World w;
+  Job& j = in_place_job(w, 1, {"n1", "n2", "n3"});
+  w.slurm.steps[1] = {JobStep{0, {"n1", "n2"}}};
+  bool batch = GENERATE(false, true);
+  j.batch = batch;
+  w.tick();
+  w.marked("n2", "autoresume: gpu0: xid 79");
+  if (batch) w.slurm.batch_signal_error = Error{1, "Unable to contact slurm controller", false};
+  Calls calls = tick_until(w, [&] { return w.record(1).phase == JobPhase::Running && w.record(1).attempts == 1; });
+  CHECK(w.record(1).phase == JobPhase::Running);
+  CHECK(*swap_of(w, 1) == SwapState{1, SwapState::Stage::Ready, {0}});
+  CHECK_FALSE(called(calls, "signal_batch "));
+  CHECK_FALSE(called(calls, "signal_batch_refused"));
+  CHECK(called(calls, "signal_batch_failed") == batch);  // tried once for a batch job, never for an allocation
+  CHECK(w.record(1).attempts == 1);
 }
 
 TEST_CASE("in place: a controller restarted between two stages goes on from the journaled one, nothing twice",
