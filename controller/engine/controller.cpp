@@ -343,6 +343,31 @@ void Controller::handle_nodes() {
     failed_.emplace(*it, NodeFailure{FailureSource::Slurm, "slurmd not responding (probe refused)", false});
     ++it;
   }
+  double limit = static_cast<double>(config_.heartbeat_interval.count()) / 1000.0 * config_.heartbeat_miss;
+  for (auto it = dead_silent_.begin(); it != dead_silent_.end();) {
+    const Node* n = nodes_->find(*it);
+    bool beating = false;
+    if (heartbeats_) {
+      auto beats = heartbeats_->last();
+      auto beat = beats.find(*it);
+      beating = beat != beats.end() && unix_now() - beat->second <= limit;
+    }
+    if (!n || n->down() || beating) {
+      it = dead_silent_.erase(it);  // Slurm's verdict (DOWN), or the agent beats again
+      continue;
+    }
+    failed_.emplace(*it, NodeFailure{FailureSource::AutoResume, kSilentDeadCause, false});
+    ++it;
+  }
+}
+
+bool Controller::in_place_job_on(const std::string& name) const {
+  return std::any_of(jobs_now_.begin(), jobs_now_.end(), [&](const auto& entry) {
+    const Job& j = entry.second;
+    auto r = records_.find(j.id);
+    if (j.state != JobState::Running || r == records_.end() || !retried_in_place(r->second)) return false;
+    return std::find(j.nodes.begin(), j.nodes.end(), name) != j.nodes.end();
+  });
 }
 
 // Slurm marks a dead node DOWN only after SlurmdTimeout; a node it already flags NOT_RESPONDING, under an
@@ -352,18 +377,17 @@ void Controller::handle_nodes() {
 void Controller::probe_suspects() {
   double now = unix_now();
   auto runs_on = [&](const std::string& name, bool in_place_only) {
+    if (in_place_only) return in_place_job_on(name);
     // A job that failed by itself is watched for its nodes' failure (Ending): as good as running there.
-    if (!in_place_only && std::any_of(records_.begin(), records_.end(), [&](const auto& entry) {
+    if (std::any_of(records_.begin(), records_.end(), [&](const auto& entry) {
           const JobRecord& r = entry.second;
           return r.phase == JobPhase::Ending && std::find(r.nodes.begin(), r.nodes.end(), name) != r.nodes.end();
         }))
       return true;
     return std::any_of(jobs_now_.begin(), jobs_now_.end(), [&](const auto& entry) {
       const Job& j = entry.second;
-      auto r = records_.find(j.id);
-      if (j.state != JobState::Running || r == records_.end()) return false;
-      if (in_place_only && !retried_in_place(r->second)) return false;
-      return std::find(j.nodes.begin(), j.nodes.end(), name) != j.nodes.end();
+      return j.state == JobState::Running && records_.count(j.id) &&
+             std::find(j.nodes.begin(), j.nodes.end(), name) != j.nodes.end();
     });
   };
   std::string reason = std::string(kReasonPrefix) + " slurmd not responding (probe refused)";

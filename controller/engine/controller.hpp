@@ -38,6 +38,9 @@ struct QueuedCommand;
 // The name of the one-node allocation that grows a job back after a swap ("autoresume-expand-JOBID").
 std::string expansion_job_name(uint32_t job_id);
 
+// The cause of a node whose agent went silent and whose slurmd does not answer (engine/heartbeat_check.cpp).
+extern const char* const kSilentDeadCause;
+
 class Controller {
  public:
   Controller(SlurmClient& slurm, Store& store, const Config& config);
@@ -158,6 +161,10 @@ class Controller {
   // Suspects whose slurmd the probe found dead while they carried a job retried in place: failed (not alive)
   // for that job at once, set DOWN only once no such job is left on them (Slurm would requeue the whole job).
   std::set<std::string> dead_suspects_;
+  // The same for nodes whose agent went silent and whose slurmd the probe found dead (Slurm may not flag them yet):
+  // kept until Slurm says DOWN or the agent beats again.
+  std::set<std::string> dead_silent_;  // failed as kSilentDeadCause
+  bool in_place_job_on(const std::string& node) const;  // a job retried in place runs there
   // Whether slurm.conf allows in-place retry (empty) or what it lacks; read at the first tick, then every minute.
   std::string in_place_unavailable_ = "not known yet";
   double settings_read_ = 0;

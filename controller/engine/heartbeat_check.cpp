@@ -11,6 +11,7 @@ namespace autoresume {
 namespace {
 constexpr double kSilentProbeEvery = 2.0;  // seconds between two probes of one silent node
 }
+const char* const kSilentDeadCause = "heartbeats stopped, slurmd not answering";
 
 std::set<std::string> Controller::silent_agents(double now) {
   std::set<std::string> silent;
@@ -36,6 +37,12 @@ std::set<std::string> Controller::silent_agents(double now) {
 }
 
 void Controller::probe_silent(const std::set<std::string>& silent, double now) {
+  // A silent node held back from DOWN for a job retried in place: DOWN once no such job is left on it.
+  for (const auto& node : dead_silent_) {
+    if (in_place_job_on(node)) continue;
+    std::string reason = std::string(kReasonPrefix) + " " + kSilentDeadCause;
+    act("down", node, reason, [&] { return slurm_.down_node(node, reason); });
+  }
   for (const auto& node : silent) {
     if (now - last_probe_[node] < kSilentProbeEvery) continue;
     last_probe_[node] = now;
@@ -48,7 +55,16 @@ void Controller::probe_silent(const std::set<std::string>& silent, double now) {
       }
       continue;
     }
-    std::string reason = std::string(kReasonPrefix) + " heartbeats stopped, slurmd not answering";
+    // DOWN would make Slurm requeue the whole of a job retried in place there: failed for the controller now (the
+    // swap takes the node out of the job), DOWN once no such job is left on it.
+    if (in_place_job_on(node)) {
+      dead_silent_.insert(node);
+      failed_.emplace(node, NodeFailure{FailureSource::AutoResume, kSilentDeadCause, false});
+      log(LogLevel::Info, "node_dead", {{"node", node}, {"why", "heartbeats stopped, slurmd not answering; a job retried in "
+                                                                 "place runs there: not set DOWN yet"}});
+      continue;
+    }
+    std::string reason = std::string(kReasonPrefix) + " " + kSilentDeadCause;
     act("down", node, reason, [&] { return slurm_.down_node(node, reason); });
   }
 }

@@ -761,6 +761,38 @@ TEST_CASE("in place: a GRES job's step runs again on a node of its own that no s
   CHECK(called(calls, "signal_batch 1 " + std::to_string(kSwapReadySignal)));
 }
 
+TEST_CASE("in place: a node whose agent went silent and whose slurmd is dead is swapped out, set DOWN only after it "
+          "left the job", "[controller][in-place][heartbeat]") {
+  World w;
+  w.config.breaker_fraction = 1.0;
+  HeartbeatBoard beats;
+  w.ctl->set_heartbeats(&beats);
+  in_place_job(w, 1, {"n1", "n2"});
+  double now = unix_now();
+  for (const char* n : {"n1", "n2", "n3", "n4"}) beats.beat(n, now);
+  w.tick();
+  REQUIRE(w.record(1).in_place);
+  beats.beat("n2", now - 10);  // its agent silent for 10 s, its slurmd gone; Slurm has not flagged it yet
+  w.slurm.dead_slurmds = {"n2"};
+  Calls calls = w.tick();
+  CHECK(called(calls, "probe n2"));
+  CHECK_FALSE(called(calls, "down n2"));  // DOWN now would make Slurm requeue the whole job
+  Calls more = tick_until(w, [&] { return w.slurm.expanding.size() == 1; });
+  calls.insert(calls.end(), more.begin(), more.end());
+  auto at = [&](const std::string& prefix) {
+    return std::find_if(calls.begin(), calls.end(), [&](const auto& c) { return c.rfind(prefix, 0) == 0; }) - calls.begin();
+  };
+  REQUIRE(called(calls, "shrink 1 n1"));
+  REQUIRE(called(calls, "down n2 autoresume: heartbeats stopped, slurmd not answering"));
+  CHECK(at("shrink 1") < at("down n2"));  // out of the job first: then Slurm hears of it
+  CHECK_FALSE(called(calls, "requeue"));
+  w.runs_on(1000, {"n3"});
+  calls = tick_until(w, [&] { return w.record(1).phase == JobPhase::Running && w.record(1).attempts == 1; });
+  CHECK(*swap_of(w, 1) == SwapState{1, SwapState::Stage::Ready, {0}});
+  CHECK(w.slurm.jobs[1].restart_count == 0);
+  CHECK(w.slurm.nodes["n2"].down());
+}
+
 TEST_CASE("in place: an allocation without a batch script (salloc) is not signalled; a failed wake-up changes nothing",
           "[controller][in-place]") {
   World w;
