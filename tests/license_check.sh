@@ -9,8 +9,10 @@ tag='SPDX-License-Identifier: GPL-2.0-or-later'
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
   mapfile -t files < <(git ls-files)
 else
-  # No git (a Slurm root): the tree less the build directories (build*, each with its generated sources).
-  mapfile -t files < <(find . \( -name .git -o -name 'build*' -o -name '_deps' \) -prune -o -type f -print | sed 's|^\./||')
+  # No git (a Slurm root): the tree less what .gitignore names at the top (build directories, local GPU-machine
+  # files), __pycache__ and _deps.
+  mapfile -t files < <(find . \( -name .git -o -path './build*' -o -path ./.h200 -o -path ./.devcluster -o -name _deps \
+    -o -name __pycache__ \) -prune -o -type f -print | sed 's|^\./||')
 fi
 missing=0 checked=0
 for f in "${files[@]}"; do
