@@ -793,7 +793,7 @@ TEST_CASE("in place: a node whose agent went silent and whose slurmd is dead is 
   CHECK(w.slurm.nodes["n2"].down());
 }
 
-TEST_CASE("in place: an allocation without a batch script (salloc) is not signalled; a failed wake-up changes nothing",
+TEST_CASE("in place: an allocation without a batch script (salloc) is not signalled, and a failed wake-up changes nothing",
           "[controller][in-place]") {
   World w;
   Job& j = in_place_job(w, 1, {"n1", "n2", "n3"});
