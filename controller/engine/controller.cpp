@@ -267,7 +267,9 @@ bool Controller::sweep_if_due(const std::set<std::string>& trouble, double now) 
   JobSweepFilter filter;
   filter.admin_comment_contains = std::string(kIntentKey);
   filter.name_prefix = "autoresume-";  // validation jobs and expansion allocations (their own checks follow)
-  if (job_flow_.since() == 0) job_flow_.begin(static_cast<std::time_t>(now));
+  // From 2 s before the first sweep: Slurm stamps starts and ends with slurmctld's time(), whose coarse clock can
+  // be a second behind ours right after a second boundary (a job starting as we begin would be missed).
+  if (job_flow_.since() == 0) job_flow_.begin(static_cast<std::time_t>(now) - 2);
   filter.transitions_since = job_flow_.since();
   double started = unix_now(), cpu = thread_cpu_seconds();
   auto swept = slurm_.sweep_jobs(filter);
@@ -359,6 +361,22 @@ void Controller::handle_nodes() {
     failed_.emplace(*it, NodeFailure{FailureSource::AutoResume, kSilentDeadCause, false});
     ++it;
   }
+}
+
+// The job's own healthy nodes that the node table still shows COMPLETING once the job itself no longer is: the
+// table is read before the job in a tick, so a node freed in between is still completing there. They are free
+// for this job in a moment: counted, so that a job with enough nodes is not held for the length of a tick.
+int Controller::own_nodes_finishing(const JobRecord& r, const Job& job) const {
+  if (job.completing || job.state != JobState::Pending) return 0;
+  int n = 0;
+  for (const auto& name : r.nodes) {
+    const Node* node = nodes_->find(name);
+    if (!node || !node->completing || node->unavailable() || failed_.count(name)) continue;
+    auto rec = node_records_.find(name);
+    if (rec != node_records_.end() && rec->second.phase != NodePhase::Healthy) continue;
+    if (std::find(node->partitions.begin(), node->partitions.end(), job.partition) != node->partitions.end()) ++n;
+  }
+  return n;
 }
 
 bool Controller::in_place_job_on(const std::string& name) const {
@@ -516,7 +534,7 @@ bool Controller::step_job_once(JobRecord& r, const std::optional<Job>& job, std:
   if (job && r.phase != JobPhase::Running) {  // capacity matters to a job in recovery only
     if (!free_nodes) free_nodes = free_nodes_by_partition();
     int need = static_cast<int>(std::max<uint32_t>(job->num_nodes, 1));
-    ctx.has_capacity = (*free_nodes)[job->partition] >= need;
+    ctx.has_capacity = (*free_nodes)[job->partition] + own_nodes_finishing(r, *job) >= need;
   }
   JobRecord before = r;
   if (job) observe_progress(r, *job);

@@ -165,6 +165,7 @@ class Controller {
   // kept until Slurm says DOWN or the agent beats again.
   std::set<std::string> dead_silent_;  // failed as kSilentDeadCause
   bool in_place_job_on(const std::string& node) const;  // a job retried in place runs there
+  int own_nodes_finishing(const JobRecord& r, const Job& job) const;
   // Whether slurm.conf allows in-place retry (empty) or what it lacks; read at the first tick, then every minute.
   std::string in_place_unavailable_ = "not known yet";
   double settings_read_ = 0;

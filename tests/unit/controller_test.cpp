@@ -224,6 +224,29 @@ TEST_CASE("no healthy capacity: held until there is, then released and started",
   CHECK(w.tick() == Calls{"release 1", "start-now 1"});
 }
 
+TEST_CASE("capacity: the job's own node still COMPLETING in the node table counts once the job is done completing; "
+          "not an unhealthy one, nor while the job completes", "[controller]") {
+  World w;
+  w.slurm.nodes.erase("n4");  // n1 and n2 for the job, n3 spare: after n2 dies, n3 and n1 are enough
+  w.watched_job(1, {"n1", "n2"});
+  w.tick();
+  w.node_dies("n2");
+  w.slurm.nodes["n1"].completing = true;  // the table read before the job: n1's epilog just ended
+  SECTION("the job itself no longer completing: started at once, never held") {
+    CHECK(w.tick() == Calls{"drain n2 autoresume: slurmd not responding", "start-now 1"});
+  }
+  SECTION("n1 not in service: not capacity, held") {
+    w.slurm.nodes["n1"].reason = "admin: bad fan";
+    w.slurm.nodes["n1"].drain = true;
+    CHECK(w.tick() == Calls{"drain n2 autoresume: slurmd not responding", "hold 1"});
+  }
+  SECTION("the job still completing: it waits, neither held nor started") {
+    w.slurm.jobs[1].completing = true;
+    CHECK(w.tick() == Calls{"drain n2 autoresume: slurmd not responding"});
+    CHECK(w.record(1).phase == JobPhase::WaitingPending);
+  }
+}
+
 TEST_CASE("a spent budget leaves the job held, with the reason in AdminComment", "[controller]") {
   World w;
   w.config.breaker_fraction = 0.5;  // two failures of four nodes: not a storm here
