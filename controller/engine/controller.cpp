@@ -345,22 +345,18 @@ void Controller::handle_nodes() {
     failed_.emplace(*it, NodeFailure{FailureSource::Slurm, "slurmd not responding (probe refused)", false});
     ++it;
   }
-  double limit = static_cast<double>(config_.heartbeat_interval.count()) / 1000.0 * config_.heartbeat_miss;
-  for (auto it = dead_silent_.begin(); it != dead_silent_.end();) {
-    const Node* n = nodes_->find(*it);
-    bool beating = false;
-    if (heartbeats_) {
-      auto beats = heartbeats_->last();
-      auto beat = beats.find(*it);
-      beating = beat != beats.end() && unix_now() - beat->second <= limit;
-    }
-    if (!n || n->down() || beating) {
-      it = dead_silent_.erase(it);  // Slurm's verdict (DOWN), or the agent beats again
-      continue;
-    }
-    failed_.emplace(*it, NodeFailure{FailureSource::AutoResume, kSilentDeadCause, false});
-    ++it;
+  if (!dead_silent_.empty()) {
+    std::map<std::string, double> beats = heartbeats_ ? heartbeats_->last() : std::map<std::string, double>{};
+    double now = unix_now();
+    std::erase_if(dead_silent_, [&](const std::string& name) {
+      const Node* n = nodes_->find(name);
+      auto beat = beats.find(name);
+      // Slurm's verdict (DOWN), or the agent beats again
+      return !n || n->down() || (beat != beats.end() && now - beat->second <= silent_after());
+    });
   }
+  for (const auto& name : dead_silent_)
+    failed_.emplace(name, NodeFailure{FailureSource::AutoResume, kSilentDeadCause, false});
 }
 
 // The job's own healthy nodes that the node table still shows COMPLETING once the job itself no longer is: the

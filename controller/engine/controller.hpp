@@ -166,6 +166,10 @@ class Controller {
   std::set<std::string> dead_silent_;  // failed as kSilentDeadCause
   bool in_place_job_on(const std::string& node) const;  // a job retried in place runs there
   int own_nodes_finishing(const JobRecord& r, const Job& job) const;
+  // Seconds without a heartbeat after which an agent counts as silent (HeartbeatMiss intervals).
+  double silent_after() const {
+    return static_cast<double>(config_.heartbeat_interval.count()) / 1000.0 * config_.heartbeat_miss;
+  }
   // Whether slurm.conf allows in-place retry (empty) or what it lacks; read at the first tick, then every minute.
   std::string in_place_unavailable_ = "not known yet";
   double settings_read_ = 0;

@@ -16,7 +16,7 @@ const char* const kSilentDeadCause = "heartbeats stopped, slurmd not answering";
 std::set<std::string> Controller::silent_agents(double now) {
   std::set<std::string> silent;
   if (!heartbeats_) return silent;
-  double limit = static_cast<double>(config_.heartbeat_interval.count()) / 1000.0 * config_.heartbeat_miss;
+  double limit = silent_after();
   auto beats = heartbeats_->last();
   for (const auto& [name, last] : beats) {  // a node whose agent never beat is left to Slurm's own detection
     const Node* node = nodes_->find(name);

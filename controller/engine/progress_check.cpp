@@ -42,8 +42,7 @@ double Controller::hang_of(const JobRecord& r, const Job& j, double now, double&
   auto it = progress_now_.find(r.job_id);
   if (timeout <= 0 || it == progress_now_.end()) return 0;  // off, or it never reported in this run
   const JobProgressView& v = it->second;
-  double reporting = static_cast<double>(config_.heartbeat_interval.count()) / 1000.0 * config_.heartbeat_miss +
-                     static_cast<double>(config_.poll_interval.count()) / 1000.0;
+  double reporting = silent_after() + static_cast<double>(config_.poll_interval.count()) / 1000.0;
   if (now - v.received > reporting) return 0;
   double quiet = now - v.at;
   if (quiet <= timeout) return 0;
