@@ -224,7 +224,7 @@ TEST_CASE("no healthy capacity: held until there is, then released and started",
   CHECK(w.tick() == Calls{"release 1", "start-now 1"});
 }
 
-TEST_CASE("capacity: the job's own node still COMPLETING in the node table counts once the job is done completing; "
+TEST_CASE("capacity: the job's own node still COMPLETING in the node table counts once the job is done completing, "
           "not an unhealthy one, nor while the job completes", "[controller]") {
   World w;
   w.slurm.nodes.erase("n4");  // n1 and n2 for the job, n3 spare: after n2 dies, n3 and n1 are enough
