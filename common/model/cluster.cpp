@@ -149,15 +149,22 @@ std::vector<std::string> SlurmSettings::in_place_missing() const {
 
 std::string SlurmSettings::ping_timing_risk() const {
   if (slurmd_timeout == 0) return "";  // Slurm does not set nodes DOWN for silence
-  // A round with a dead node: MessageTimeout plus a second; it must end before SlurmdTimeout - SlurmdTimeout/3.
-  uint32_t round = message_timeout + 1, room = slurmd_timeout - slurmd_timeout / 3;
-  if (round < room) return "";
+  // The age of a live node's last recorded answer when judged (see the header), plus a second for a loaded host.
+  auto oldest_answer = [](uint32_t slurmd, uint32_t message) { return slurmd / 3 + 1 + message + 1 + 1; };
+  if (oldest_answer(slurmd_timeout, message_timeout) < slurmd_timeout) return "";
   uint32_t enough = slurmd_timeout;
-  while (round >= enough - enough / 3) ++enough;
+  while (oldest_answer(enough, message_timeout) >= enough) ++enough;
+  std::string lower;
+  for (uint32_t m = message_timeout; m-- > 1;)
+    if (oldest_answer(slurmd_timeout, m) < slurmd_timeout) {
+      lower = ", or lower MessageTimeout to " + std::to_string(m);
+      break;
+    }
   return "SlurmdTimeout=" + std::to_string(slurmd_timeout) + " is too short for MessageTimeout=" +
          std::to_string(message_timeout) + ": while a node is dead, slurmctld may set live nodes DOWN \"not responding\" "
-         "(a ping round including the dead node lasts ~MessageTimeout+1 s and must end within 2/3 of SlurmdTimeout): "
-         "raise SlurmdTimeout to " + std::to_string(enough) + " s or more, or lower MessageTimeout";
+         "(a ping round including the dead node lasts ~MessageTimeout+1 s, and a live node's answer in it is recorded "
+         "only after the next round has judged the node on the answer before): raise SlurmdTimeout to " +
+         std::to_string(enough) + " s or more" + lower;
 }
 
 }  // namespace autoresume

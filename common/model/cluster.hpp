@@ -190,11 +190,15 @@ struct SlurmSettings {
   bool can_shrink_jobs() const;
   // What slurm.conf lacks for in-place retry, one line each (empty: nothing).
   std::vector<std::string> in_place_missing() const;
-  // Whether slurmctld's own ping can set a live node DOWN when another node dies: "" when not, else why. A ping
-  // round lasts as long as its slowest node (a dead one: MessageTimeout, and 24.11 retries a refused connect every
-  // second for that long), the live nodes' answers are recorded only when it ends, and the next round counts
-  // SlurmdTimeout from the previous round's start; rounds start every SlurmdTimeout/3. Such a node's jobs are
-  // killed or requeued by Slurm for nothing (measured on 24.11 with SlurmdTimeout=10, MessageTimeout=10).
+  // Whether slurmctld's own ping can set a live node DOWN when another node dies: "" when not, else why. Rounds
+  // start every SlurmdTimeout/3 (on a one-second tick) and skip a node heard from in the last SlurmdTimeout/3; a
+  // round with a dead node lasts MessageTimeout + 1 s (24.11 retries a refused connect every second for that long).
+  // Since 23.11 the answers of a round are recorded by another thread up to 2 s after it ends, when the next round
+  // has already judged the nodes: that round sets DOWN a node last heard before the previous round's start minus
+  // SlurmdTimeout. A node heard from just before a dead round (so skipped in it), pinged in the next, is judged
+  // in the one after on an answer SlurmdTimeout/3 + 1 + MessageTimeout + 1 s old: DOWN for nothing unless that
+  // stays under SlurmdTimeout, with a second to spare for a loaded host (measured on 24.11: SlurmdTimeout=10 with
+  // MessageTimeout=10 always, with 7 in 1 of 3 runs, with 5 in about 1 of 10).
   std::string ping_timing_risk() const;
 };
 

@@ -104,17 +104,25 @@ TEST_CASE("slurm.conf: a SlurmdTimeout a dead node's ping round can outlast is n
   SlurmSettings s;
   CHECK(s.ping_timing_risk().empty());  // Slurm's defaults: SlurmdTimeout=300, MessageTimeout=10
   s.slurmd_timeout = 10;
-  s.message_timeout = 10;
+  s.message_timeout = 10;  // set live nodes DOWN in every run on 24.11
   std::string risk = s.ping_timing_risk();
   CHECK(risk.find("SlurmdTimeout=10 is too short for MessageTimeout=10") != std::string::npos);
-  CHECK(risk.find("raise SlurmdTimeout to 17 s or more") != std::string::npos);
-  s.message_timeout = 5;  // what the local cluster sets: a round ends in ~6 s, inside 10 - 10/3
+  CHECK(risk.find("raise SlurmdTimeout to 20 s or more, or lower MessageTimeout to 3") != std::string::npos);
+  s.message_timeout = 5;  // about 1 run in 10 on 24.11: an answer 3 + 1 + 5 + 1 s old is judged against 10
+  CHECK(s.ping_timing_risk().find("raise SlurmdTimeout to 13 s or more, or lower MessageTimeout to 3") !=
+        std::string::npos);
+  s.message_timeout = 3;  // what the local cluster sets
   CHECK(s.ping_timing_risk().empty());
-  s.slurmd_timeout = 16;
+  s.slurmd_timeout = 19;
   s.message_timeout = 10;
   CHECK_FALSE(s.ping_timing_risk().empty());
-  s.slurmd_timeout = 17;
+  s.slurmd_timeout = 20;
   CHECK(s.ping_timing_risk().empty());
+  s.slurmd_timeout = 6;  // no MessageTimeout short enough: only raising SlurmdTimeout helps
+  s.message_timeout = 2;
+  risk = s.ping_timing_risk();
+  CHECK(risk.find("raise SlurmdTimeout to 8 s or more") != std::string::npos);
+  CHECK(risk.find("lower MessageTimeout") == std::string::npos);
   s.slurmd_timeout = 0;  // never set DOWN for silence
   CHECK(s.ping_timing_risk().empty());
 }
