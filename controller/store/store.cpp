@@ -136,8 +136,17 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, JournalMode 
                                  st.text(0) + "): stop every other process that has the database open");
     }
     store->exec("PRAGMA synchronous=FULL");  // a journaled intent must be on disk before the action is sent
-    store->exec(kSchema);
-    store->migrate();
+    // The schema and its added columns under one write lock: two autoresumed of a pair starting together on a new
+    // StateDir would otherwise both find a column missing and the second one's ADD COLUMN fail its start.
+    store->exec("BEGIN IMMEDIATE");
+    try {
+      store->exec(kSchema);
+      store->migrate();
+      store->exec("COMMIT");
+    } catch (...) {
+      sqlite3_exec(store->db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
   } catch (const std::exception& e) {
     return Error{0, path + ": " + e.what()};
   }

@@ -5,7 +5,10 @@
 #include <unistd.h>
 
 #include "catch_compat.hpp"
+#include <atomic>
 #include <filesystem>
+#include <thread>
+#include <vector>
 
 #include "store/store.hpp"
 
@@ -122,4 +125,28 @@ INSERT INTO actions (at, kind, target, detail, state) VALUES (1.0, 'requeue', '7
   std::filesystem::remove(path);
   std::filesystem::remove(path.string() + "-wal");
   std::filesystem::remove(path.string() + "-shm");
+}
+
+TEST_CASE("store: the two of a pair opening one new shared StateDir at once both start", "[store]") {
+  // Each open creates the schema and adds the columns a newer release has; two processes doing it together must
+  // not both add the same column (the second would fail its start: "duplicate column name").
+  auto path = std::filesystem::temp_directory_path() / ("autoresume-store-pair-" + std::to_string(getpid()) + ".db");
+  for (int round = 0; round < 20; ++round) {
+    std::filesystem::remove(path);
+    std::filesystem::remove(path.string() + "-journal");
+    std::atomic<int> ready{0};
+    std::vector<std::string> errors(4);
+    std::vector<std::thread> openers;
+    for (size_t i = 0; i < errors.size(); ++i)
+      openers.emplace_back([&, i] {
+        ++ready;
+        while (ready < static_cast<int>(errors.size())) std::this_thread::yield();
+        auto store = Store::open(path.string(), JournalMode::Rollback);  // each its own connection, as two hosts
+        if (!store) errors[i] = store.error().message;
+      });
+    for (auto& t : openers) t.join();
+    for (const auto& e : errors) CHECK(e == "");
+  }
+  std::filesystem::remove(path);
+  std::filesystem::remove(path.string() + "-journal");
 }
