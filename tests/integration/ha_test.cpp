@@ -179,10 +179,18 @@ TEST_CASE("(ha) the primary's slurmctld and autoresumed SIGKILLed mid-recovery: 
   // primary dies right after, before journaling it; its host's slurmctld with it.
   REQUIRE(c.sh("scontrol update nodename=" + node_b + " state=fail reason=Action:Replace").rc == 0);
   REQUIRE(wait_until(40s, [&] { return hc.log("ctl1").find("event=crash_hook after=requeue") != std::string::npos; }));
+  run("touch " + c.dir() + "/crashed");  // slurmctld's state files newer than this have the requeue (below)
+  // Read at once: with its slurmctld still up, the standby takes an abandoned lease after 2 x LeaseTime (6 s) and
+  // closes what it finds in flight as interrupted, which the wait for the state save below can outlast.
+  auto in_flight = hc.actions("requeue", std::to_string(b));
+  std::string journal;
+  for (const auto& a : hc.store()->actions()) journal += a.kind + " " + a.target + " " + a.state + " " + a.error + "\n";
+  INFO("journal:\n" << journal << "ctl1's log:\n" << hc.log("ctl1"));
+  REQUIRE(in_flight.size() == 1);
+  CHECK(in_flight[0].state == "intended");
   // The host dies once its slurmctld has saved the requeue to StateSaveLocation (it saves a second or so after a
   // change): the backup takes over only what was saved, and a SIGKILL before that would be a test of Slurm's own
   // state loss, not of the takeover.
-  run("touch " + c.dir() + "/crashed");
   REQUIRE(wait_until(15s, [&] {
     return !run("find " + c.dir() + "/state/job_state -newer " + c.dir() + "/crashed").out.empty() &&
            !run("find " + c.dir() + "/state/node_state -newer " + c.dir() + "/crashed").out.empty();
@@ -190,12 +198,6 @@ TEST_CASE("(ha) the primary's slurmctld and autoresumed SIGKILLed mid-recovery: 
   auto killed_at = std::chrono::steady_clock::now();
   c.devcluster("kill-ctld ctl1");
   CHECK(lines_with(read_file(calls), node_a) == 1);  // still running: in flight
-  auto in_flight = hc.actions("requeue", std::to_string(b));
-  std::string journal;
-  for (const auto& a : hc.store()->actions()) journal += a.kind + " " + a.target + " " + a.state + " " + a.error + "\n";
-  INFO("journal:\n" << journal << "ctl1's log:\n" << hc.log("ctl1"));
-  REQUIRE(in_flight.size() == 1);
-  CHECK(in_flight[0].state == "intended");
 
   REQUIRE(wait_until(30s, [&] { return hc.active("ctl2"); }));
   double takeover = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed_at).count();
