@@ -33,6 +33,10 @@ mkdir -p $D
 echo "required $B/spank_plugin/auto_resume.so" >$D/plugstack.conf
 export H200_EXTRA_CONF="PlugStackConfig=$D/plugstack.conf"
 source .h200/h200-slurm.sh >"$out/slurm-up.log" 2>&1
+# The validation job runs with the system's PATH and libraries, and reports through scontrol: give it the carried
+# one, and the carried libraries to every program (after the system's own).
+ln -sf $R/usr/bin/scontrol /usr/bin/scontrol
+printf '%s\n' $R/usr/lib/x86_64-linux-gnu/slurm-wlm $R/usr/lib/x86_64-linux-gnu >/etc/ld.so.conf.d/zz-h200-slurm.conf && ldconfig
 GPUS=${H200_GPUS:-1}
 if [ "$GPUS" -gt 1 ]; then  # h200-slurm.sh declares one GPU: the node gets all of them
   kill "$(cat $D/slurmd-g1.pid)" "$(cat $D/slurmctld.pid)"; sleep 2
@@ -59,7 +63,7 @@ PollInterval=500ms
 ListenAddress=127.0.0.1:6828
 SlurmUser=root
 ReplaceProgram=$D/replace-g1.sh
-ValidationProgram=/usr/bin/env LD_LIBRARY_PATH=$LD_LIBRARY_PATH $python $repo/agent/validate/autoresume-gpu-validate --quick --agent $B/agent/autoresume-agent >>$out/validation.log 2>&1
+ValidationProgram=/usr/bin/env LD_LIBRARY_PATH=$LD_LIBRARY_PATH $python $repo/agent/validate/autoresume-gpu-validate --quick --agent $B/agent/autoresume-agent
 BreakerSettle=0s
 C
 $B/controller/autoresumed --check-config --config $D/autoresume.conf
@@ -77,7 +81,8 @@ say "autoresumed (pid $ctl) and autoresume-agent run (pid $agent, real NVML, GPU
 
 export TRAIN_PY=$repo/examples/pytorch_ddp/train.py PYTHON=$python
 args="--steps 800 --checkpoint-every 25 --step-seconds 0.05"
-mkdir -p "$out/baseline" "$out/resumed"
+work=/tmp/h200-e2e-work  # the jobs' directories (checkpoints): outside $out, which comes back
+rm -rf "$work"; mkdir -p "$work/baseline" "$work/resumed"
 state() { scontrol show job "$1" | grep -oE 'JobState=[A-Z]+' | cut -d= -f2; }
 wait_for() { # wait_for SECONDS what command...
   local until=$(($(date +%s) + $1)) what=$2; shift 2
@@ -123,14 +128,14 @@ torch.cuda.synchronize(1)" &
   say "g1 replaced and validated with both GPUs (NCCL all-reduce included), back in service"
 fi
 
-base=$(sbatch --parsable -N1 --ntasks-per-node=$GPUS --gres=gpu:$GPUS --auto-resume=0 -o "$out/baseline/out.log" \
-  examples/pytorch_ddp/train.sbatch "$out/baseline" $args)
+base=$(sbatch --parsable -N1 --ntasks-per-node=$GPUS --gres=gpu:$GPUS --auto-resume=0 -o "$work/baseline/out.log" \
+  examples/pytorch_ddp/train.sbatch "$work/baseline" $args)
 say "baseline job $base submitted (uninterrupted, GPU)"
 wait_for 300 "baseline done" is "$base" COMPLETED
-say "baseline done: $(grep -o 'sha256=[0-9a-f]*' "$out/baseline/out.log")"
+say "baseline done: $(grep -o 'sha256=[0-9a-f]*' "$work/baseline/out.log")"
 
-job=$(sbatch --parsable -N1 --ntasks-per-node=$GPUS --gres=gpu:$GPUS -o "$out/resumed/out.log" \
-  examples/pytorch_ddp/train.sbatch "$out/resumed" $args)
+job=$(sbatch --parsable -N1 --ntasks-per-node=$GPUS --gres=gpu:$GPUS -o "$work/resumed/out.log" \
+  examples/pytorch_ddp/train.sbatch "$work/resumed" $args)
 say "job $job submitted with --auto-resume=1 (in train.sbatch), --gres=gpu:$GPUS, $GPUS DDP ranks"
 
 recover() { # recover N FAULT-TIME: requeued and held, replaced, validated by the suite, returned, running again
@@ -142,14 +147,15 @@ recover() { # recover N FAULT-TIME: requeued and held, replaced, validated by th
   say "g1 replaced: $(grep 'event=node_replaced node=g1' "$out/autoresumed.log" | tail -1 | grep -o 'detail="[^"]*"')"
   local vstart; vstart=$(now)
   wait_for 300 "validation" bash -c "[ \$(grep -c 'event=node_validated node=g1' '$out/autoresumed.log') -gt $validated_before ]"
-  say "g1 validated by the suite in a GRES job in its reservation ($(since "$vstart") s after the replacement)"
+  say "g1 validated by the suite in a GRES job in its reservation ($(since "$vstart") s after the replacement):" \
+    "$(grep 'event=node_validated node=g1' "$out/autoresumed.log" | tail -1 | grep -o 'detail="[^"]*"')"
   wait_for 120 "running again" is "$job" RUNNING
   say "job $job RUNNING again: $(since "$fault") s after fault $n"
-  wait_for 120 "attempt $n started" grep -q "attempt=$n nccl" "$out/resumed/out.log"
-  say "job $job: $(grep "attempt=$n nccl" "$out/resumed/out.log" | cut -d' ' -f2-)"
+  wait_for 120 "attempt $n started" grep -q "attempt=$n nccl" "$work/resumed/out.log"
+  say "job $job: $(grep "attempt=$n nccl" "$work/resumed/out.log" | cut -d' ' -f2-)"
 }
 
-wait_for 120 "first checkpoint" ckpt_at_least "$out/resumed/ddp.ckpt" 50
+wait_for 120 "first checkpoint" ckpt_at_least "$work/resumed/ddp.ckpt" 50
 temp=$(nvidia-smi --query-gpu=temperature.gpu --format=csv,noheader -i 0)
 kill $agent; wait $agent 2>/dev/null || true
 fault1=$(now)
@@ -162,17 +168,19 @@ start_agent 85
 say "agent back on normal limits (85 C), as after the site's fix"
 recover 1 "$fault1"
 
-wait_for 120 "a checkpoint after the first resume" ckpt_at_least "$out/resumed/ddp.ckpt" 300
+wait_for 120 "a checkpoint after the first resume" ckpt_at_least "$work/resumed/ddp.ckpt" 300
 fault2=$(now)
 scontrol update nodename=g1 state=fail reason=Action:Replace
 say "fault 2: admin sets Action:Replace on g1"
 recover 2 "$fault2"
 
 wait_for 300 "done" is "$job" COMPLETED
-say "job $job done: $(grep -o 'sha256=[0-9a-f]*' "$out/resumed/out.log")"
-a=$(grep -o 'sha256=[0-9a-f]*' "$out/baseline/out.log"); b=$(grep -o 'sha256=[0-9a-f]*' "$out/resumed/out.log")
+say "job $job done: $(grep -o 'sha256=[0-9a-f]*' "$work/resumed/out.log")"
+a=$(grep -o 'sha256=[0-9a-f]*' "$work/baseline/out.log"); b=$(grep -o 'sha256=[0-9a-f]*' "$work/resumed/out.log")
 [ "$a" = "$b" ] && say "SAME MODEL: resumed twice = uninterrupted ($a)" || { say "DIFFERENT MODELS: $a vs $b"; exit 1; }
 grep -E 'event=(node_failed|node_phase|node_replaced|node_validated|action|job_phase)' "$out/autoresumed.log" \
   >"$out/controller-events.txt" || true
-cp "$out/baseline/out.log" "$out/baseline.log"; cp "$out/resumed/out.log" "$out/resumed.log"
+cp "$work/baseline/out.log" "$out/baseline.log"; cp "$work/resumed/out.log" "$out/resumed.log"
 ls $D/autoresume/programs/ 2>/dev/null && cp $D/autoresume/programs/* "$out/" 2>/dev/null || true
+# Each validation run's output as the controller kept it (StateDir/validation/g1/), oldest first.
+for f in $(ls -tr $D/autoresume/validation/g1/* 2>/dev/null); do echo "== $f"; cat "$f"; done >"$out/validation.log"
