@@ -155,9 +155,17 @@ int stepd_init_post_opt(spank_t sp) {
 // What tasks see: AUTO_RESUME=1, AUTO_RESUME_ATTEMPT (0 on the first run, then Slurm's restart count: the batch
 // environment has SLURM_RESTART_COUNT once it is > 0; S_SLURM_RESTART_COUNT is never set by Slurm),
 // AUTO_RESUME_MAX_ATTEMPTS and AUTO_RESUME_PROGRESS_DIR (where autoresume-progress writes).
+// A job without auto-resume submitted from inside one (`sbatch --auto-resume=0` in its script, the environment
+// exported) carries that job's variables: its tasks must not be told they have auto-resume. The job-control
+// variable beside them says they came from another job; a user's own AUTO_RESUME without it is left alone.
 int stepd_task_init(spank_t sp) {
   auto intent = step_intent(sp);
-  if (!intent) return 0;
+  if (!intent) {
+    if (!job_env(sp, "SLURM_SPANK_AUTO_RESUME").empty())
+      for (const char* var : {"AUTO_RESUME", "AUTO_RESUME_ATTEMPT", "AUTO_RESUME_MAX_ATTEMPTS", kProgressDirVar})
+        spank_unsetenv(sp, var);
+    return 0;
+  }
   uint32_t job_id = 0;
   if (item(sp, S_JOB_ID, job_id))
     spank_setenv(sp, kProgressDirVar, (state().site.progress_dir + "/" + std::to_string(job_id)).c_str(), 1);

@@ -134,3 +134,37 @@ TEST_CASE("a user's own SLURM_SPANK_AUTO_RESUME is not recorded as an intent or 
   REQUIRE(intent);
   CHECK(intent->max_attempts == 3u);
 }
+
+// Slurm hands a SPANK option given to sbatch to the job's environment (SLURM_SPANK__SLURM_SPANK_OPTION_<plugin>_
+// <option>), and sbatch, salloc and srun take their plugins' options from that variable: the job's steps and any job
+// submitted from inside it with the environment exported (the default) ask for auto-resume too, on every supported
+// release. `--auto-resume=0` on the inner submission opts out. What the README promises users.
+TEST_CASE("a job submitted from inside an auto-resume job inherits the option, and --auto-resume=0 opts out", "[plugin]") {
+  ClusterOptions o;
+  o.plugstack = plugstack_with_plugin("plugin-nested", "default_max_attempts=3");
+  DevCluster c("plugin-nested", o);
+  c.sh("printf '%s\\n' '#!/bin/sh' 'sbatch --parsable -o /dev/null --wrap true > inherits.id'"
+       " 'sbatch --parsable -o off.out --auto-resume=0 --wrap env > off.id'"
+       " > outer.sh");
+  uint32_t outer = c.sbatch("-o /dev/null --auto-resume=1 outer.sh");
+  Job o_job = finished(c, outer);
+  REQUIRE(parse_intent(o_job.admin_comment));
+  auto id_in = [&](const std::string& file) {
+    std::string text = read_file(c.work_dir() + "/" + file);
+    INFO(file << ": " << text);
+    REQUIRE(!text.empty());
+    return static_cast<uint32_t>(std::stoul(text));
+  };
+  Job inherits = finished(c, id_in("inherits.id"));
+  INFO("inherits AdminComment=" << inherits.admin_comment);
+  auto intent = parse_intent(inherits.admin_comment);
+  REQUIRE(intent);
+  CHECK(intent->max_attempts == 3u);
+  Job off = finished(c, id_in("off.id"));
+  INFO("off AdminComment=" << off.admin_comment);
+  CHECK(off.admin_comment.empty());
+  std::string off_env = read_file(c.work_dir() + "/off.out");
+  INFO(off_env);
+  CHECK(off_env.find("SLURM_JOB_ID=") != std::string::npos);  // the job ran and wrote its environment
+  CHECK_FALSE(std::regex_search(off_env, std::regex("^AUTO_RESUME=", std::regex::multiline)));
+}
